@@ -1,0 +1,182 @@
+"""Typed entries that plugins return from shipsync's registry hooks.
+
+Every registry hook (``shipsync_sources``, ``shipsync_sinks``, ...) returns a
+list of one of these. The plugin manager gathers them into a ``Registry`` and
+refuses two entries of the same kind with the same name, naming both plugins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
+
+if TYPE_CHECKING:
+    from .sandbox import Emulator
+
+__all__ = [
+    "CommandSpec",
+    "ConfigSchema",
+    "DuplicateNameError",
+    "MapperSpec",
+    "Registry",
+    "SandboxSpec",
+    "SinkSpec",
+    "SourceSpec",
+    "StatusPolicySpec",
+    "WritebackDecision",
+]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """An order source, e.g. a BigCommerce store.
+
+    ``factory(name, section, context)`` builds the source for one configured
+    store: ``name`` is the store's name, ``section`` its resolved config.
+    ``stores(config)`` lists the configured stores as (name, section) pairs.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    stores: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """A destination for orders, e.g. a Starshipit account.
+
+    ``factory(section, context)`` builds the sink from its resolved config section.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MapperSpec:
+    """A transformation of canonical orders between source and sink.
+
+    ``map(order, context)`` returns the (possibly new) canonical order dict; it
+    must not perform I/O. Mappers run by ascending ``order``, then name, unless
+    the configuration lists them explicitly.
+    """
+
+    name: str
+    map: Callable[[dict[str, Any], Any], dict[str, Any]]
+    order: int = 100
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class WritebackDecision:
+    """What to write back to the source for one shipped sink order.
+
+    ``create_shipment``: post a shipment with the tracking number first.
+    ``status_id``: the status to set afterwards (None: leave it as it is).
+    ``reason``: one line a merchant can read in reports and ``explain``.
+    """
+
+    create_shipment: bool
+    status_id: int | None
+    reason: str
+    policy: str = ""
+
+
+@dataclass(frozen=True)
+class StatusPolicySpec:
+    """A named rule for the status written back once labels are printed.
+
+    ``decide(context)`` returns a ``WritebackDecision``, or None to leave the
+    decision to the next policy in the configured list.
+    """
+
+    name: str
+    decide: Callable[[Any], WritebackDecision | None]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigSchema:
+    """The JSON Schema of one top-level section of shipsync.toml.
+
+    Mark secret strings with ``"x-secret": true``; the core lets every secret be
+    a literal or ``{ env = "NAME" }`` and never prints its value.
+    """
+
+    section: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """An API emulator that ``shipsync sandbox`` and the test fixtures can start.
+
+    ``create(orders=, seed=, **options)`` returns an ``Emulator`` with seeded
+    data. ``config(emulator, url)`` returns the shipsync config sections that
+    point at the running emulator. ``play_merchant(emulator, url, fraction,
+    seed)``, when given, does what a merchant would do in that system between
+    two runs (print labels), over HTTP, and returns a summary dict.
+    """
+
+    name: str
+    create: Callable[..., Emulator]
+    config: Callable[[Emulator, str], dict[str, Any]]
+    play_merchant: Callable[..., dict[str, Any]] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A CLI command (a function) or command group (a ``typer.Typer``)."""
+
+    name: str
+    command: Any
+    help: str = ""
+
+
+class DuplicateNameError(Exception):
+    """Two plugins registered an entry of the same kind under the same name."""
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Registry(Generic[T]):
+    """Entries of one kind by name, remembering which plugin gave each."""
+
+    kind: str
+    entries: dict[str, T] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
+
+    def add(self, entry: T, owner: str) -> None:
+        name = getattr(entry, "name", None) or getattr(entry, "section")
+        if name in self.entries:
+            raise DuplicateNameError(
+                f"{self.kind} {name!r} is registered by both plugin {self.owners[name]!r} "
+                f"and plugin {owner!r}; disable one of them ([plugins] disable = [...])"
+            )
+        self.entries[name] = entry
+        self.owners[name] = owner
+
+    def __getitem__(self, name: str) -> T:
+        try:
+            return self.entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self.entries)) or "none"
+            raise KeyError(f"no {self.kind} named {name!r} (known: {known})") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def values(self) -> list[T]:
+        return list(self.entries.values())
