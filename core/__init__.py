@@ -1,0 +1,37 @@
+"""shipsync: move e-commerce orders into shipping software, and tracking back out.
+
+The public API that plugins import: the hook markers, the registry entry types,
+records validation and the errors they raise.
+"""
+
+from __future__ import annotations
+
+from .config import ConfigError, Secret
+from .hookspecs import hookimpl, hookspec
+from .registry import (
+    CommandSpec,
+    ConfigSchema,
+    MapperSpec,
+    SandboxSpec,
+    SinkSpec,
+    SourceSpec,
+    StatusPolicySpec,
+    WritebackContext,
+    WritebackDecision,
+)
+
+__all__ = [
+    "CommandSpec",
+    "ConfigError",
+    "ConfigSchema",
+    "MapperSpec",
+    "SandboxSpec",
+    "Secret",
+    "SinkSpec",
+    "SourceSpec",
+    "StatusPolicySpec",
+    "WritebackContext",
+    "WritebackDecision",
+    "hookimpl",
+    "hookspec",
+]

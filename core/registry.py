@@ -23,6 +23,7 @@ __all__ = [
     "SinkSpec",
     "SourceSpec",
     "StatusPolicySpec",
+    "WritebackContext",
     "WritebackDecision",
 ]
 
@@ -84,6 +85,27 @@ class WritebackDecision:
     policy: str = ""
 
 
+@dataclass
+class WritebackContext:
+    """What a status policy sees when deciding a writeback.
+
+    ``shipment``: the printed sink order (schemas/shipment.json).
+    ``source_order``: the order's current state in the source (``status_id``,
+    ``destinations`` with ``items_total``/``items_shipped``).
+    ``destination``: the source destination the shipment belongs to.
+    ``store_config``: the store's resolved config section.
+    ``policies``: the status policies configured for the store, in order.
+    """
+
+    store: str
+    store_config: dict[str, Any]
+    shipment: dict[str, Any]
+    source_order: dict[str, Any]
+    destination: dict[str, Any]
+    policies: list[StatusPolicySpec] = field(default_factory=list)
+    all_destinations_shipped: bool = True
+
+
 @dataclass(frozen=True)
 class StatusPolicySpec:
     """A named rule for the status written back once labels are printed.
@@ -108,6 +130,8 @@ class ConfigSchema:
     section: str
     schema: dict[str, Any]
     description: str = ""
+    #: Checks a schema cannot express; returns (json path, message) pairs.
+    check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
 
 
 @dataclass(frozen=True)

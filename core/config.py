@@ -1,0 +1,335 @@
+"""shipsync.toml: finding, composing the schema, validating, resolving secrets.
+
+The file is found at ``--config PATH``, else ``$SHIPSYNC_CONFIG``, else
+``./shipsync.toml``. Each plugin contributes the JSON Schema of its own section
+(``shipsync_config_schemas``); the core composes them with its own sections
+(schemas/config.json) and reports every error with its path at once.
+
+A string marked ``"x-secret": true`` in a schema may be given literally or as
+``{ env = "NAME" }``. Resolved secrets are ``Secret`` objects, which never show
+their value in ``str``, ``repr``, reports or exceptions.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from .records import format_path, load_schema
+from .registry import ConfigSchema
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Secret",
+    "compose_schema",
+    "find_config_path",
+    "load_config",
+    "redact",
+    "dump_toml",
+    "ENV_VAR",
+]
+
+ENV_VAR = "SHIPSYNC_CONFIG"
+DEFAULT_NAME = "shipsync.toml"
+REDACTED = "***"
+
+_ENV_REF = {
+    "type": "object",
+    "required": ["env"],
+    "additionalProperties": False,
+    "properties": {"env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
+    "description": "Read the secret from this environment variable.",
+}
+
+
+class Secret:
+    """A secret value (token, API key) that never prints itself."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str = "literal") -> None:
+        self._value = value
+        self.source = source  # "literal" or "env:NAME"; safe to show
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config could not be used; ``problems`` lists every error with its path."""
+
+    def __init__(self, problems: Iterable[Problem | str], path: Path | None = None) -> None:
+        self.problems = [p if isinstance(p, Problem) else Problem("$", p) for p in problems]
+        self.path = path
+        where = f" in {path}" if path else ""
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s){where}:\n{lines}")
+
+
+@dataclass
+class Config:
+    """A validated config with secrets resolved."""
+
+    data: dict[str, Any]
+    raw: dict[str, Any]
+    path: Path | None
+    schema: dict[str, Any]
+    secret_paths: list[tuple[str, ...]] = field(default_factory=list)
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.data.get(name, {})
+
+    def redacted(self) -> dict[str, Any]:
+        return redact(self.raw, self.schema)
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path.cwd() / DEFAULT_NAME
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _with_env_refs(schema: Any) -> Any:
+    """Let every ``x-secret`` string also be ``{ env = "NAME" }``."""
+    if isinstance(schema, dict):
+        if schema.get("x-secret"):
+            return {"anyOf": [schema, _ENV_REF], "x-secret": True,
+                    "description": schema.get("description", "")}
+        return {k: _with_env_refs(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_with_env_refs(v) for v in schema]
+    return schema
+
+
+def _inline_refs(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
+    """Replace local ``$ref``s by their targets, so secrets can be found by walking."""
+    if depth > 20:
+        raise ValueError("config schema $refs nest too deep (a cycle?)")
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target[part]
+            merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+            return _inline_refs(merged, root, depth + 1)
+        return {k: _inline_refs(v, root, depth) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline_refs(v, root, depth) for v in schema]
+    return schema
+
+
+def compose_schema(sections: Iterable[ConfigSchema]) -> dict[str, Any]:
+    """The whole file's schema: the core's sections plus every plugin's."""
+    schema = copy.deepcopy(load_schema("config.json"))
+    for entry in sections:
+        if entry.section in schema["properties"]:
+            raise ValueError(f"config section {entry.section!r} is reserved by the core")
+        section_schema = _inline_refs(copy.deepcopy(entry.schema), entry.schema)
+        if entry.description and "description" not in section_schema:
+            section_schema["description"] = entry.description
+        schema["properties"][entry.section] = section_schema
+    return _with_env_refs(schema)
+
+
+def _error_message(error: ValidationError) -> tuple[str, str]:
+    if error.validator == "anyOf" and error.context:
+        if error.schema.get("x-secret"):
+            return format_path(error.absolute_path), (
+                'expected a string or { env = "NAME" } for this secret'
+            )
+        inner = best_match(error.context)
+        return format_path(inner.absolute_path), inner.message
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return format_path(error.absolute_path), error.message + hint
+    return format_path(error.absolute_path), error.message
+
+
+def _schema_problems(schema: dict[str, Any], raw: dict[str, Any]) -> list[Problem]:
+    validator = Draft202012Validator(schema)
+    problems = {
+        Problem(*_error_message(e)) for e in validator.iter_errors(raw)
+    }
+    return sorted(problems, key=lambda p: (p.path, p.message))
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def _secret_paths(schema: Any, data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths in ``data`` whose schema is marked ``x-secret``."""
+    if not isinstance(schema, dict) or not isinstance(data, dict):
+        return []
+    found: list[tuple[str, ...]] = []
+    props = schema.get("properties", {})
+    patterns = schema.get("additionalProperties")
+    for key, value in data.items():
+        sub = props.get(key, patterns if isinstance(patterns, dict) else None)
+        if sub is None:
+            continue
+        if sub.get("x-secret"):
+            found.append(prefix + (key,))
+        else:
+            found.extend(_secret_paths(sub, value, prefix + (key,)))
+    return found
+
+
+def _resolve(data: dict[str, Any], paths: list[tuple[str, ...]],
+             environ: Mapping[str, str]) -> list[Problem]:
+    problems = []
+    for path in paths:
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        value = node[path[-1]]
+        dotted = format_path(path)
+        if isinstance(value, dict):
+            name = value.get("env")
+            if not isinstance(name, str):
+                continue  # not a valid reference: the schema error says so
+            if not environ.get(name):
+                problems.append(Problem(dotted, f"environment variable {name} is not set"))
+                node[path[-1]] = None
+            else:
+                node[path[-1]] = Secret(environ[name], f"env:{name}")
+        elif isinstance(value, str):
+            node[path[-1]] = Secret(value)
+    return problems
+
+
+def redact(raw: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``raw`` with every secret replaced: safe to print."""
+    data = copy.deepcopy(raw)
+    for path in _secret_paths(schema, data):
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        value = node[path[-1]]
+        node[path[-1]] = f"<from ${value['env']}>" if isinstance(value, dict) else REDACTED
+    return data
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"no config file at {path} (use --config PATH, set ${ENV_VAR}, "
+             f"or run `shipsync sandbox` to write one)"], path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], path) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror}"], path) from None
+
+
+def load_config(
+    path: Path | None,
+    sections: Iterable[ConfigSchema],
+    *,
+    raw: dict[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read, validate and resolve a config; raise ``ConfigError`` with every problem."""
+    sections = list(sections)
+    schema = compose_schema(sections)
+    raw = read_toml(path) if raw is None else raw
+    # Every problem at once: schema errors, unset environment variables, plugin checks.
+    problems = _schema_problems(schema, raw)
+    data = copy.deepcopy(raw)
+    secret_paths = _secret_paths(schema, data)
+    problems += _resolve(data, secret_paths, os.environ if environ is None else environ)
+    for entry in sections:
+        if entry.check and isinstance(data.get(entry.section), dict):
+            try:
+                found = entry.check(data[entry.section])
+            except (KeyError, TypeError, AttributeError, ValueError):
+                continue  # the section is malformed: its schema errors say why
+            # Checks report paths within their section ("$.stores.main"); anchor them.
+            problems.extend(Problem(f"$.{entry.section}{p[1:]}", m) for p, m in found)
+    if problems:
+        raise ConfigError(sorted(set(problems), key=lambda p: (p.path, p.message)), path)
+    return Config(data=data, raw=raw, path=path, schema=schema, secret_paths=secret_paths)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # inline table, e.g. { env = "NAME" }
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def dump_toml(data: dict[str, Any], header: str = "") -> str:
+    """Write a config dict as TOML (tables for nested dicts, inline for env refs)."""
+    lines = [f"# {line}" for line in header.splitlines()] if header else []
+
+    def table(prefix: tuple[str, ...], node: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in node.items()
+                   if not isinstance(v, dict) or set(v) == {"env"}}
+        tables = {k: v for k, v in node.items() if k not in scalars}
+        if prefix and (scalars or not tables):
+            lines.append("")
+            lines.append("[" + ".".join(_toml_key(p) for p in prefix) + "]")
+        for key, value in scalars.items():
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+        for key, value in tables.items():
+            table(prefix + (key,), value)
+
+    table((), data)
+    return "\n".join(lines).lstrip("\n") + "\n"

@@ -1,0 +1,28 @@
+"""Console output: rich when it is a terminal, plain in pipes, JSON on request.
+
+rich honours ``NO_COLOR`` and drops styling when stdout is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+__all__ = ["console", "err_console", "print_json"]
+
+
+def console() -> Console:
+    return Console(soft_wrap=True, highlight=False)
+
+
+def err_console() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout (no styling, whatever the terminal)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()

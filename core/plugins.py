@@ -1,0 +1,178 @@
+"""The plugin manager: loading plugins and gathering their registries.
+
+Plugins, built-in or third-party, load only through the ``shipsync``
+entry-point group. The core registers its own defaults (the last-resort
+implementations of decision hooks) directly, and never imports a plugin by name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable
+
+import pluggy
+
+from . import defaults, hookspecs
+from .registry import (
+    CommandSpec,
+    ConfigSchema,
+    MapperSpec,
+    Registry,
+    SandboxSpec,
+    SinkSpec,
+    SourceSpec,
+    StatusPolicySpec,
+)
+
+__all__ = ["PluginHost", "make_plugin_manager", "DISABLE_ENV", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "shipsync"
+DISABLE_ENV = "SHIPSYNC_DISABLE_PLUGINS"
+DEFAULTS_NAME = "shipsync.defaults"
+
+
+def disabled_from_env() -> set[str]:
+    return {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+
+
+def make_plugin_manager(
+    *,
+    disable: Iterable[str] = (),
+    entry_points: bool = True,
+    plugins: Iterable[tuple[str, Any]] = (),
+) -> pluggy.PluginManager:
+    """A fresh plugin manager with the hook specs, the core defaults and the plugins.
+
+    ``disable`` (plus ``$SHIPSYNC_DISABLE_PLUGINS``, comma-separated) names
+    entry points not to load. ``plugins`` registers extra (name, module/object)
+    pairs, as tests do. Unknown hook implementations are rejected.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(defaults, name=DEFAULTS_NAME)
+    for name in set(disable) | disabled_from_env():
+        pm.set_blocked(name)
+    if entry_points:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for name, plugin in plugins:
+        if not pm.is_blocked(name):
+            pm.register(plugin, name=name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise pluggy.PluginValidationError(
+            exc.plugin,
+            f"{exc} — a shipsync hook implementation must match a hook spec "
+            "(see `docs/plugins.md` for the list)",
+        ) from None
+    return pm
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: list[str]
+    components: dict[str, list[str]] = field(default_factory=dict)
+    module: str = ""
+
+
+_REGISTRIES: dict[str, tuple[str, type]] = {
+    "sources": ("shipsync_sources", SourceSpec),
+    "sinks": ("shipsync_sinks", SinkSpec),
+    "mappers": ("shipsync_mappers", MapperSpec),
+    "status_policies": ("shipsync_status_policies", StatusPolicySpec),
+    "config_schemas": ("shipsync_config_schemas", ConfigSchema),
+    "sandboxes": ("shipsync_sandboxes", SandboxSpec),
+    "commands": ("shipsync_commands", CommandSpec),
+}
+
+
+class PluginHost:
+    """A plugin manager plus its gathered registries, built on first use."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.hook = pm.hook
+
+    @classmethod
+    def load(cls, **kwargs: Any) -> PluginHost:
+        return cls(make_plugin_manager(**kwargs))
+
+    def _gather(self, kind: str) -> Registry[Any]:
+        hook_name, entry_type = _REGISTRIES[kind]
+        registry: Registry[Any] = Registry(kind.rstrip("s").replace("_", " "))
+        caller = getattr(self.pm.hook, hook_name)
+        # Call each implementation ourselves to know which plugin gave what.
+        for impl in reversed(caller.get_hookimpls()):
+            for entry in impl.function() or ():
+                if not isinstance(entry, entry_type):
+                    raise TypeError(
+                        f"plugin {impl.plugin_name!r}: {hook_name} must return "
+                        f"{entry_type.__name__} entries, got {type(entry).__name__}"
+                    )
+                registry.add(entry, impl.plugin_name)
+        return registry
+
+    @cached_property
+    def sources(self) -> Registry[SourceSpec]:
+        return self._gather("sources")
+
+    @cached_property
+    def sinks(self) -> Registry[SinkSpec]:
+        return self._gather("sinks")
+
+    @cached_property
+    def mappers(self) -> Registry[MapperSpec]:
+        return self._gather("mappers")
+
+    @cached_property
+    def status_policies(self) -> Registry[StatusPolicySpec]:
+        return self._gather("status_policies")
+
+    @cached_property
+    def config_schemas(self) -> Registry[ConfigSchema]:
+        return self._gather("config_schemas")
+
+    @cached_property
+    def sandboxes(self) -> Registry[SandboxSpec]:
+        return self._gather("sandboxes")
+
+    @cached_property
+    def commands(self) -> Registry[CommandSpec]:
+        return self._gather("commands")
+
+    def check(self) -> None:
+        """Gather every registry now, so that duplicates surface at start-up."""
+        for kind in _REGISTRIES:
+            getattr(self, kind)
+
+    def describe(self) -> list[PluginInfo]:
+        """Every loaded plugin with its distribution, hooks and components."""
+        dists = {id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()}
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None or name == DEFAULTS_NAME:
+                continue
+            dist = dists.get(id(plugin))
+            hooks = sorted(
+                caller.name for caller in self.pm.get_hookcallers(plugin) or []
+            )
+            components = {}
+            for kind in _REGISTRIES:
+                registry = getattr(self, kind)
+                owned = sorted(n for n, owner in registry.owners.items() if owner == name)
+                if owned:
+                    components[kind] = owned
+            infos.append(PluginInfo(
+                name=name,
+                distribution=dist.project_name if dist else None,
+                version=dist.version if dist else None,
+                hooks=hooks,
+                components=components,
+                module=getattr(plugin, "__name__", type(plugin).__name__),
+            ))
+        return sorted(infos, key=lambda i: i.name)

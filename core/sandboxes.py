@@ -1,0 +1,83 @@
+"""Starting the registered API emulators together, and pointing shipsync at them.
+
+Used by ``shipsync sandbox``, ``shipsync run SOURCE --sandbox`` and the
+``shipsync.testing`` pytest fixtures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from .plugins import PluginHost
+from .sandbox import Emulator, EmulatorServer
+
+__all__ = ["SandboxSet"]
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+class SandboxSet:
+    """The registered sandboxes, each served on loopback by its own server."""
+
+    def __init__(self, host: PluginHost, *, names: Iterable[str] | None = None,
+                 port: int = 0, per_sandbox: dict[str, dict[str, Any]] | None = None,
+                 **options: Any) -> None:
+        """``options`` go to every sandbox's ``create``; ``per_sandbox[name]`` to one."""
+        self.host = host
+        chosen = list(names) if names is not None else sorted(host.sandboxes)
+        self.specs = [host.sandboxes[name] for name in chosen]
+        self.options = options
+        self.per_sandbox = per_sandbox or {}
+        self.port = port
+        self.servers: dict[str, EmulatorServer] = {}
+
+    def start(self) -> SandboxSet:
+        for offset, spec in enumerate(self.specs):
+            emulator = spec.create(**{**self.options, **self.per_sandbox.get(spec.name, {})})
+            port = self.port + offset if self.port else 0
+            self.servers[spec.name] = EmulatorServer(emulator, port=port).start()
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+
+    def __enter__(self) -> SandboxSet:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def emulator(self, name: str) -> Emulator:
+        return self.servers[name].emulator
+
+    def url(self, name: str) -> str:
+        return self.servers[name].url
+
+    def config(self, state_path: str | Path | None = None) -> dict[str, Any]:
+        """The shipsync config (as a dict) pointing at every running sandbox."""
+        data: dict[str, Any] = {}
+        if state_path is not None:
+            data["state"] = {"path": str(state_path)}
+        for spec in self.specs:
+            server = self.servers[spec.name]
+            _merge(data, spec.config(server.emulator, server.url))
+        return data
+
+    def play_merchant(self, fraction: float = 0.5, seed: int = 0) -> dict[str, Any]:
+        """What a merchant does between runs (print labels), in every sandbox that can."""
+        done = {}
+        for spec in self.specs:
+            if spec.play_merchant:
+                server = self.servers[spec.name]
+                done[spec.name] = spec.play_merchant(server.emulator, server.url,
+                                                     fraction=fraction, seed=seed)
+        return done

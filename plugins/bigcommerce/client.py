@@ -1,0 +1,194 @@
+"""The BigCommerce REST client: v2 orders and shipments, v3 settings and customs.
+
+What it knows of the API's quirks: 204 (not ``[]``) for an empty list or past
+the last page; at most 250 per page; one ``status_id`` per request; RFC-2822
+dates; the ``X-Rate-Limit-*`` headers, whose quota is shared with every other
+app on the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import requests
+from shipsync.config import Secret
+from shipsync.http import ApiError, HttpClient, RateBudget, RateLimitPolicy
+
+__all__ = ["BigCommerceClient", "BigCommerceRateLimits", "PAGE_LIMIT", "api_bases"]
+
+PAGE_LIMIT = 250  # the most BigCommerce returns per page (413 above)
+ORDER_INCLUDE = {"include": "consignments.line_items", "consignment_structure": "object"}
+
+
+def api_bases(api_path: str) -> tuple[str, str]:
+    """The v2 and v3 base URLs from the API path BigCommerce shows (…/v3/ or …/v2/)."""
+    base = api_path.rstrip("/")
+    if base.endswith("/v3") or base.endswith("/v2"):
+        base = base[:-3]
+    return base + "/v2", base + "/v3"
+
+
+class BigCommerceRateLimits(RateLimitPolicy):
+    """BigCommerce's ``X-Rate-Limit-*`` headers (quota per 30 s window, shared per store)."""
+
+    def wait_after_429(self, response: requests.Response) -> float | None:
+        waits = []
+        reset = response.headers.get("X-Rate-Limit-Time-Reset-Ms")
+        retry_after = response.headers.get("X-Retry-After")
+        try:
+            if reset is not None:
+                waits.append(float(reset) / 1000.0)
+            if retry_after is not None:
+                waits.append(float(retry_after))
+        except ValueError:
+            pass
+        # Honour the longer of the two; no header at all means platform load: back off.
+        return max(waits) if waits else None
+
+    def observe(self, response: requests.Response, budget: RateBudget) -> None:
+        headers = response.headers
+        try:
+            left = headers.get("X-Rate-Limit-Requests-Left")
+            reset = headers.get("X-Rate-Limit-Time-Reset-Ms")
+            quota = headers.get("X-Rate-Limit-Requests-Quota")
+            window = headers.get("X-Rate-Limit-Time-Window-Ms")
+            budget.update(
+                left=int(left) if left is not None else None,
+                reset_s=float(reset) / 1000.0 if reset is not None else None,
+                quota=int(quota) if quota is not None else None,
+                window_s=float(window) / 1000.0 if window is not None else None,
+            )
+        except ValueError:
+            pass
+
+
+class BigCommerceClient:
+    """One store's API. ``requests_made`` counts every HTTP call to it."""
+
+    def __init__(self, api_path: str, access_token: Secret | str, *, timeout: float = 30.0,
+                 max_retries: int = 6, budget: RateBudget | None = None) -> None:
+        token = access_token.reveal() if isinstance(access_token, Secret) else access_token
+        v2, v3 = api_bases(api_path)
+        budget = budget or RateBudget(rate=150 / 30.0, burst=10)
+        headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
+        policy = BigCommerceRateLimits()
+        self.v2 = HttpClient(v2, headers, timeout=timeout, rate_policy=policy, budget=budget,
+                             name="bigcommerce")
+        self.v3 = HttpClient(v3, headers, timeout=timeout, rate_policy=policy, budget=budget,
+                             name="bigcommerce")
+        self.v2.retry.max_retries = self.v3.retry.max_retries = max_retries
+
+    @property
+    def requests_made(self) -> int:
+        return self.v2.requests_made + self.v3.requests_made
+
+    def close(self) -> None:
+        self.v2.close()
+        self.v3.close()
+
+    # -- reads ----------------------------------------------------------------
+    def _list(self, client: HttpClient, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        response = client.request("GET", path, params=params)
+        if response.status_code == 204 or not response.content:
+            return []
+        body = response.json()
+        return body if isinstance(body, list) else []
+
+    def orders(self, params: dict[str, Any], *, include_lines: bool = True,
+               page_size: int = PAGE_LIMIT) -> Iterator[list[dict[str, Any]]]:
+        """Orders matching ``params``, a page at a time, by ascending id.
+
+        Pages are keyed on ``min_id`` rather than page numbers, so an order that
+        changes status while we page cannot shift another one out of sight.
+        """
+        query = dict(params)
+        query.update({"sort": "id:asc", "limit": page_size})
+        if include_lines:
+            query.update(ORDER_INCLUDE)
+        next_id = int(query.pop("min_id", 0) or 0)
+        max_id = query.get("max_id")
+        while True:
+            if next_id:
+                query["min_id"] = next_id
+            rows = self._list(self.v2, "orders", query)
+            # A page repeated by a flaky proxy would carry ids we already have.
+            rows = [r for r in rows if int(r.get("id", 0)) >= next_id]
+            if rows:
+                yield rows
+            if len(rows) < page_size:
+                return
+            next_id = max(int(r["id"]) for r in rows) + 1
+            if max_id is not None and next_id > int(max_id):
+                return
+
+    def order(self, order_id: str | int, *, include_lines: bool = True) -> dict[str, Any] | None:
+        try:
+            response = self.v2.request("GET", f"orders/{order_id}",
+                                       params=ORDER_INCLUDE if include_lines else None)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return response.json() if response.content else None
+
+    def order_products(self, order_id: str | int) -> list[dict[str, Any]]:
+        lines: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            rows = self._list(self.v2, f"orders/{order_id}/products",
+                              {"page": page, "limit": PAGE_LIMIT})
+            lines.extend(rows)
+            if len(rows) < PAGE_LIMIT:
+                return lines
+            page += 1
+
+    def shipments(self, order_id: str | int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            rows = self._list(self.v2, f"orders/{order_id}/shipments",
+                              {"page": page, "limit": PAGE_LIMIT})
+            out.extend(rows)
+            if len(rows) < PAGE_LIMIT:
+                return out
+            page += 1
+
+    def store(self) -> dict[str, Any]:
+        return self.v2.request("GET", "store").json()
+
+    def weight_units(self) -> str:
+        body = self.v3.request("GET", "settings/store/units-of-measurement").json()
+        return str((body.get("data") or {}).get("weight_measurement") or "KGS")
+
+    def customs_information(self, product_ids: list[int],
+                            chunk: int = 50) -> dict[int, dict[str, Any]]:
+        """Customs data (HS codes, country of origin) for many products per call."""
+        found: dict[int, dict[str, Any]] = {}
+        ids = sorted({p for p in product_ids if p})
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            page = 1
+            while True:
+                response = self.v3.request(
+                    "GET", "shipping/products/customs-information",
+                    params={"product_id:in": ",".join(map(str, part)), "page": page,
+                            "limit": PAGE_LIMIT})
+                if response.status_code == 204 or not response.content:
+                    break
+                body = response.json()
+                for row in body.get("data") or []:
+                    found[int(row["product_id"])] = row
+                pagination = (body.get("meta") or {}).get("pagination") or {}
+                if page >= int(pagination.get("total_pages") or 1):
+                    break
+                page += 1
+        return found
+
+    # -- writes ---------------------------------------------------------------
+    def create_shipment(self, order_id: str | int, body: dict[str, Any]) -> dict[str, Any]:
+        return self.v2.request("POST", f"orders/{order_id}/shipments", json=body).json()
+
+    def set_status(self, order_id: str | int, status_id: int) -> dict[str, Any]:
+        # PUT is idempotent here: setting the same status twice changes nothing.
+        return self.v2.request("PUT", f"orders/{order_id}", json={"status_id": status_id},
+                               idempotent=True).json()

@@ -1,0 +1,196 @@
+"""The BigCommerce source: reads orders to import, writes shipments and statuses back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+from shipsync.http import ApiError, RateBudget
+
+from . import mapping
+from .client import BigCommerceClient
+from .settings import store_settings
+from .status import NOT_SHIPPABLE, STATUS_NAMES
+
+__all__ = ["BigCommerceSource", "OrderResult"]
+
+# Orders in these statuses may hold a Starshipit order that must be withdrawn or updated.
+WATCHED_STATUSES = (4, 5, 6, 14)
+TRUNCATED_LINES = 50
+
+
+@dataclass
+class OrderResult:
+    """One source order as read: a canonical order, or why it could not be read."""
+
+    order_id: str
+    order: dict[str, Any] | None = None
+    error: str | None = None
+    raw: dict[str, Any] | None = None
+
+
+class BigCommerceSource:
+    name = "bigcommerce"
+
+    def __init__(self, store: str, section: dict[str, Any], context: Any = None) -> None:
+        self.store = store
+        self.settings = store_settings(section)
+        options = getattr(context, "http_options", {}) or {}
+        budget = RateBudget(rate=self.settings["rate_limit"] / 30.0,
+                            burst=max(1.0, self.settings["rate_limit"] / 10.0))
+        self.client = BigCommerceClient(self.settings["api_path"], self.settings["access_token"],
+                                        budget=budget, **options)
+        self._weight_units: str | None = None
+        self._customs: dict[int, dict[str, Any]] = {}
+
+    @property
+    def requests_made(self) -> int:
+        return self.client.requests_made
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- import ---------------------------------------------------------------
+    @property
+    def weight_units(self) -> str:
+        if self._weight_units is None:  # once per run
+            self._weight_units = self.client.weight_units()
+        return self._weight_units
+
+    def _params(self, status_id: int | None, created_since: datetime | None,
+                modified_since: datetime | None) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if status_id is not None:
+            params["status_id"] = status_id
+        if created_since is not None:
+            params["min_date_created"] = mapping.rfc2822(created_since)
+        if modified_since is not None:
+            params["min_date_modified"] = mapping.rfc2822(modified_since)
+        return params
+
+    def orders_to_import(self, *, created_since: datetime,
+                         modified_since: datetime | None) -> Iterator[list[OrderResult]]:
+        """Orders in the import statuses, a page at a time (one status per call)."""
+        for status_id in self.settings["import_statuses"]:
+            for page in self.client.orders(self._params(status_id, created_since, modified_since)):
+                yield self._convert(page)
+
+    def orders_by_id(self, order_ids: Iterable[str]) -> Iterator[list[OrderResult]]:
+        """Specific orders (quarantined ones, retried), batched by id range."""
+        ids = sorted({int(i) for i in order_ids if str(i).isdigit()})
+        for low, high in _clusters(ids, span=250):
+            wanted = {i for i in ids if low <= i <= high}
+            if len(wanted) == 1:
+                raw = self.client.order(low)
+                pages: Iterable[list[dict[str, Any]]] = [[raw]] if raw else []
+            else:
+                pages = self.client.orders({"min_id": low, "max_id": high})
+            for page in pages:
+                yield self._convert([r for r in page if int(r.get("id", 0)) in wanted])
+
+    def watched_orders(self, modified_since: datetime) -> Iterator[dict[str, Any]]:
+        """Orders cancelled, refunded or declined since the bookmark (raw, no lines)."""
+        for status_id in WATCHED_STATUSES:
+            for page in self.client.orders(self._params(status_id, None, modified_since),
+                                           include_lines=status_id == 14):
+                yield from page
+
+    def _convert(self, rows: list[dict[str, Any]]) -> list[OrderResult]:
+        product_ids: set[int] = set()
+        for row in rows:
+            for kind in ("shipping", "pickups"):
+                for consignment in (row.get("consignments") or {}).get(kind) or []:
+                    for line in mapping.consignment_lines(consignment):
+                        if line.get("product_id"):
+                            product_ids.add(int(line["product_id"]))
+        missing = sorted(product_ids - set(self._customs))
+        if missing:
+            fetched = self.client.customs_information(missing)
+            for product_id in missing:
+                self._customs[product_id] = fetched.get(product_id, {})
+        return [self.convert(row) for row in rows]
+
+    def convert(self, row: dict[str, Any]) -> OrderResult:
+        order_id = str(row.get("id"))
+        try:
+            products = None
+            if mapping.is_truncated(row):
+                # BigCommerce inlines 50 lines per consignment; fetch the rest.
+                products = self.client.order_products(order_id)
+            order = mapping.canonical_order(row, store=self.store, weight_units=self.weight_units,
+                                            customs=self._customs, products=products)
+        except mapping.MappingError as exc:
+            return OrderResult(order_id, error=str(exc), raw=row)
+        return OrderResult(order_id, order=order, raw=row)
+
+    def not_shippable_reason(self, status_id: int) -> str | None:
+        if status_id in NOT_SHIPPABLE:
+            return f"{STATUS_NAMES.get(status_id, status_id)} in BigCommerce (status {status_id})"
+        return None
+
+    # -- writeback ------------------------------------------------------------
+    def current_orders(self, order_ids: Iterable[str]) -> dict[str, OrderResult]:
+        """The orders' state now, for writeback: few calls for many orders."""
+        out: dict[str, OrderResult] = {}
+        for page in self.orders_by_id(order_ids):
+            for result in page:
+                out[result.order_id] = result
+        return out
+
+    def shipment_body(self, destination: dict[str, Any], shipment: dict[str, Any],
+                      tracking_carrier: str) -> dict[str, Any]:
+        numbers = shipment.get("tracking_numbers") or []
+        body: dict[str, Any] = {
+            "order_address_id": int(destination["destination_id"]),
+            "items": [{"order_product_id": int(item["line_id"]), "quantity": item["quantity"]}
+                      for item in destination["items"]],
+            "tracking_number": numbers[0][:50] if numbers else "",
+            "shipping_provider": "",
+            "tracking_carrier": tracking_carrier,
+        }
+        if shipment.get("tracking_url"):
+            body["tracking_link"] = shipment["tracking_url"][:500]
+        if len(numbers) > 1:
+            body["comments"] = "Tracking numbers: " + ", ".join(numbers)
+        if shipment.get("carrier_name"):
+            body["shipping_method"] = shipment["carrier_name"][:100]
+        return body
+
+    def create_shipment(self, order_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.client.create_shipment(order_id, body)
+
+    def find_shipment(self, order_id: str, destination_id: str,
+                      tracking_number: str) -> dict[str, Any] | None:
+        """An existing shipment for this address and tracking number (to settle a doubt)."""
+        for shipment in self.client.shipments(order_id):
+            if (str(shipment.get("order_address_id")) == str(destination_id)
+                    and (shipment.get("tracking_number") or "") == tracking_number):
+                return shipment
+        return None
+
+    def set_status(self, order_id: str, status_id: int) -> None:
+        self.client.set_status(order_id, status_id)
+
+    def order_status(self, order_id: str) -> int | None:
+        try:
+            raw = self.client.order(order_id, include_lines=False)
+        except ApiError:
+            raise
+        return int(raw["status_id"]) if raw else None
+
+
+def _clusters(ids: list[int], span: int) -> Iterator[tuple[int, int]]:
+    """Group sorted ids into ranges no wider than ``span`` (one list call each)."""
+    start = None
+    last = None
+    for value in ids:
+        if start is None:
+            start = last = value
+        elif value - start >= span:
+            yield start, last  # type: ignore[misc]
+            start = last = value
+        else:
+            last = value
+    if start is not None:
+        yield start, last  # type: ignore[misc]
