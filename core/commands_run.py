@@ -97,6 +97,8 @@ def _execute(ctx: typer.Context, source: str, steps: tuple[str, ...], *, store: 
     interval = parse_duration(every) if every else None
     if days is not None and days < 1:
         _fail("--days must be at least 1")
+    if sandbox and days is None:
+        days = 30  # the sandbox seeds a month of orders: show them all
     with _stop_on_signals() as stop, _session(state, sandbox, sandbox_orders, seed) as session:
         config, sandboxes = session
         try:

@@ -228,7 +228,8 @@ class StoreRun:
         self.pending: list[_Pending] = []
         self._order_reasons: dict[str, set[str]] = {}
         self._done = 0
-        self._planned: set[str] = set()  # dry run: what this run would already have done
+        self._planned: set[str] = set()  # order numbers this run creates (or would, dry)
+        self._written: set[str] = set()  # order numbers this run wrote back (or would, dry)
 
     # -- bookkeeping ----------------------------------------------------------
     def _event(self, order_id: str, kind: str, detail: str) -> None:
@@ -646,10 +647,9 @@ class StoreRun:
             return
         self.state.journal_done(entry, {"outcome": outcome})
         if outcome == "printed":
-            self._link(journal, link.sink_order_id, "imported", link.fingerprint,
-                       detail=f"{reason}, but its label is already printed")
-            self.fail(link.order_id, f"{link.order_number}: {reason}, but its label is already "
-                      "printed: void it in the sink by hand", quarantine=False)
+            # Too late to withdraw: the writeback step reports it as not written back.
+            self.skip(link.order_id, f"{reason}, but its label is already printed: "
+                      "not withdrawn (void the label in the sink)")
             return
         self._link(journal, link.sink_order_id, "deleted", link.fingerprint, detail=reason)
         self.report.deleted += 1
@@ -684,7 +684,7 @@ class StoreRun:
                 if (link is None or link.source != self.source_name or link.store != self.store
                         or link.state not in ("imported",)):
                     continue
-                if shipment.get("order_number") in self._planned:
+                if shipment.get("order_number") in self._written:
                     continue
                 problems = records.errors_of("shipment.json", shipment)
                 if problems:
@@ -789,7 +789,7 @@ class StoreRun:
                 self._event(order_id, "written_back", f"{link.order_number}: {decision.reason}"
                             + (f" [{', '.join(shipment.get('tracking_numbers') or [])}]"
                                if shipment.get("tracking_numbers") else ""))
-            self._planned.add(link.order_number)
+            self._written.add(link.order_number)
             self.hook.shipsync_order_written_back(store=self.store, order_id=order_id,
                                                   shipment=shipment, decision=decision)
 

@@ -51,7 +51,6 @@ def make_plugin_manager(
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    pm.register(defaults, name=DEFAULTS_NAME)
     for name in set(disable) | disabled_from_env():
         pm.set_blocked(name)
     if entry_points:
@@ -59,6 +58,8 @@ def make_plugin_manager(
     for name, plugin in plugins:
         if not pm.is_blocked(name):
             pm.register(plugin, name=name)
+    # Registered last, and trylast: of all implementations, the defaults are asked last.
+    pm.register(defaults, name=DEFAULTS_NAME)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

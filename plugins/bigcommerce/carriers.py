@@ -58,7 +58,7 @@ def tracking_carrier(carrier: str) -> str:
     return TRACKING_CARRIERS.get((carrier or "").strip(), "")
 
 
-@hookimpl(trylast=True)
+@hookimpl
 def shipsync_tracking_carrier(carrier: str, carrier_name: str, source: str) -> str | None:
     if source != "bigcommerce":
         return None

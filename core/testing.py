@@ -1,0 +1,106 @@
+"""The ``shipsync.testing`` pytest plugin: sandbox fixtures for shipsync and its plugins.
+
+Installed with shipsync (entry point ``pytest11``), so a third-party plugin's
+tests get these fixtures without any conftest:
+
+- ``shipsync_host``: a fresh ``PluginHost`` loaded from the entry points.
+- ``sandbox_options``: the options the sandboxes are created with; override
+  this fixture to seed more orders or turn rate limits on.
+- ``sandboxes``: every registered API emulator, started on loopback for the test.
+- ``shipsync_config``: a shipsync.toml (in the test's tmp_path) pointing at them.
+- ``shipsync_cli``: runs the real ``shipsync`` command in a subprocess with that
+  config; returns a ``CliResult`` (``code``, ``stdout``, ``stderr``, ``json()``).
+
+Emulators run in the test process, so a test can set state up through their
+Python API (``sandboxes.emulator("bigcommerce").add_order(...)``), run the CLI
+against them over real HTTP, and check what arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from .config import dump_toml
+from .plugins import PluginHost
+from .sandboxes import SandboxSet
+
+__all__ = ["CliResult", "run_cli", "write_config"]
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+    args: list[str]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.stdout)
+        except ValueError:
+            raise AssertionError(f"`shipsync {' '.join(self.args)}` did not print JSON "
+                                 f"(exit {self.code}):\n{self.stdout}\n{self.stderr}") from None
+
+
+def run_cli(args: list[str], *, config: Path | None = None, env: dict[str, str] | None = None,
+            cwd: Path | None = None, timeout: float = 300.0) -> CliResult:
+    """Run ``python -m shipsync ARGS`` (the real CLI) in a subprocess."""
+    command = [sys.executable, "-m", "shipsync"]
+    if config is not None:
+        command += ["--config", str(config)]
+    command += list(args)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHIPSYNC_")}
+    environment.update({"NO_COLOR": "1", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"})
+    environment.update(env or {})
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=cwd,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return CliResult(done.returncode, done.stdout, done.stderr, list(args))
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(dump_toml(data, header="written by shipsync.testing"))
+    return path
+
+
+@pytest.fixture
+def shipsync_host() -> PluginHost:
+    return PluginHost.load()
+
+
+@pytest.fixture
+def sandbox_options() -> dict[str, Any]:
+    """Small, fast sandboxes: 20 seeded orders and no rate limits."""
+    return {"orders": 20, "seed": 1,
+            "per_sandbox": {"bigcommerce": {"rate_limit": None},
+                            "starshipit": {"rate_limit": None}}}
+
+
+@pytest.fixture
+def sandboxes(shipsync_host: PluginHost, sandbox_options: dict[str, Any]) -> Iterator[SandboxSet]:
+    options = dict(sandbox_options)
+    per_sandbox = options.pop("per_sandbox", None)
+    with SandboxSet(shipsync_host, per_sandbox=per_sandbox, **options) as running:
+        yield running
+
+
+@pytest.fixture
+def shipsync_config(tmp_path: Path, sandboxes: SandboxSet) -> Path:
+    return write_config(tmp_path / "shipsync.toml", sandboxes.config(tmp_path / "state.db"))
+
+
+@pytest.fixture
+def shipsync_cli(shipsync_config: Path, tmp_path: Path) -> Callable[..., CliResult]:
+    def run(*args: str, env: dict[str, str] | None = None, config: Path | None = None,
+            timeout: float = 300.0) -> CliResult:
+        return run_cli(list(args), config=config or shipsync_config, env=env, cwd=tmp_path,
+                       timeout=timeout)
+
+    return run
