@@ -21,7 +21,7 @@ import typer
 from rich.table import Table
 
 from . import commands_run
-from .config import Config, ConfigError, compose_schema, find_config_path, load_config
+from .config import Config, ConfigError, Problem, compose_schema, find_config_path, load_config
 from .output import console, err_console, print_json
 from .plugins import PluginHost
 
@@ -48,8 +48,17 @@ class State:
         self.debug = debug
 
     def load_config(self, path: str | None = None) -> Config:
-        return load_config(find_config_path(path or self.config_path),
-                           self.host.config_schemas.values())
+        config = load_config(find_config_path(path or self.config_path),
+                             self.host.config_schemas.values())
+        problems = [
+            Problem(f"$.mapping.mappers[{i}]", f"no installed plugin provides a mapper named "
+                    f"{name!r} (installed: {', '.join(sorted(self.host.mappers)) or 'none'})")
+            for i, name in enumerate(config.section("mapping").get("mappers") or [])
+            if name not in self.host.mappers
+        ]
+        if problems:
+            raise ConfigError(problems, config.path)
+        return config
 
 
 def fail_config(error: ConfigError) -> None:

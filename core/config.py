@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,10 +103,10 @@ class Config:
     """A validated config with secrets resolved."""
 
     data: dict[str, Any]
-    raw: dict[str, Any]
-    path: Path | None
-    schema: dict[str, Any]
-    secret_paths: list[tuple[str, ...]] = field(default_factory=list)
+    raw: dict[str, Any] = field(repr=False)  # as written: may hold literal secrets
+    path: Path | None = None
+    schema: dict[str, Any] = field(default_factory=dict, repr=False)
+    secret_paths: list[tuple[str, ...]] = field(default_factory=list, repr=False)
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name, {})
@@ -168,7 +169,16 @@ def compose_schema(sections: Iterable[ConfigSchema]) -> dict[str, Any]:
     return _with_env_refs(schema)
 
 
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
 def _error_message(error: ValidationError) -> tuple[str, str]:
+    if isinstance(error.instance, (dict, list)) and error.validator in ("type", "enum", "const"):
+        # Never echo a table or array: it may hold secrets.
+        return format_path(error.absolute_path), (
+            f"expected {error.validator_value}, got {_kind(error.instance)}")
     if error.validator == "anyOf" and error.context:
         if error.schema.get("x-secret"):
             return format_path(error.absolute_path), (
@@ -302,8 +312,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
+        return '"' + "".join(_toml_char(ch) for ch in value) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):  # inline table, e.g. { env = "NAME" }
@@ -311,8 +320,17 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
+def _toml_char(ch: str) -> str:
+    if ch in ('"', "\\"):
+        return "\\" + ch
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:  # TOML forbids raw control characters
+        return f"\\u{ord(ch):04X}"
+    return ch
+
+
 def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+    # Bare keys are ASCII letters, digits, "_" and "-" only.
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
 
 
 def dump_toml(data: dict[str, Any], header: str = "") -> str:

@@ -175,16 +175,29 @@ class Engine:
         return self._sinks[name]
 
     def mappers(self) -> list[MapperSpec]:
+        """``[mapping] mappers`` in that order, else every installed mapper by its order."""
         chosen = self.config.section("mapping").get("mappers")
         registry = self.host.mappers
-        if chosen is not None:
-            return [registry[name] for name in chosen]
-        return sorted(registry.values(), key=lambda m: (m.order, m.name))
+        if chosen is None:
+            return sorted(registry.values(), key=lambda m: (m.order, m.name))
+        unknown = [name for name in chosen if name not in registry]
+        if unknown:
+            raise EngineError(f"[mapping] mappers names {', '.join(map(repr, unknown))}, which "
+                              f"no plugin provides (installed: {', '.join(sorted(registry))})")
+        return [registry[name] for name in chosen]
 
-    def policies(self, store_config: dict[str, Any]) -> list[StatusPolicySpec]:
-        names = store_config.get("status_policies") or []
-        return [self.host.status_policies[name] for name in names
-                if name in self.host.status_policies]
+    def policies(self, store: str, store_config: dict[str, Any]) -> list[StatusPolicySpec]:
+        """The store's ``status_policies`` in that order, else every installed one by order."""
+        registry = self.host.status_policies
+        names = store_config.get("status_policies")
+        if names is None:
+            return sorted(registry.values(), key=lambda p: (p.order, p.name))
+        unknown = [name for name in names if name not in registry]
+        if unknown:
+            raise EngineError(f"store {store!r}: status_policies names "
+                              f"{', '.join(map(repr, unknown))}, which no plugin provides "
+                              f"(installed: {', '.join(sorted(registry))})")
+        return [registry[name] for name in names]
 
     def source(self, source_name: str, store: str, store_config: dict[str, Any]) -> Any:
         context = Context(self.config.data, store, store_config, self.http_options)
@@ -222,7 +235,7 @@ class StoreRun:
         self.sink = engine.sink(self.sink_name)
         self.source = engine.source(source_name, store, store_config)
         self.mappers = engine.mappers()
-        self.policies = engine.policies(store_config)
+        self.policies = engine.policies(store, store_config)
         self.report = StoreReport(store, source_name, self.sink_name, dry_run=self.dry)
         self.run_id = ""
         self.pending: list[_Pending] = []

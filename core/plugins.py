@@ -65,8 +65,8 @@ def make_plugin_manager(
     except pluggy.PluginValidationError as exc:
         raise pluggy.PluginValidationError(
             exc.plugin,
-            f"{exc} — a shipsync hook implementation must match a hook spec "
-            "(see `docs/plugins.md` for the list)",
+            f"plugin {pm.get_name(exc.plugin)!r}: {exc} — a shipsync hook implementation must "
+            "match a hook spec (see docs/plugins.md for the list)",
         ) from None
     return pm
 
@@ -81,14 +81,15 @@ class PluginInfo:
     module: str = ""
 
 
-_REGISTRIES: dict[str, tuple[str, type]] = {
-    "sources": ("shipsync_sources", SourceSpec),
-    "sinks": ("shipsync_sinks", SinkSpec),
-    "mappers": ("shipsync_mappers", MapperSpec),
-    "status_policies": ("shipsync_status_policies", StatusPolicySpec),
-    "config_schemas": ("shipsync_config_schemas", ConfigSchema),
-    "sandboxes": ("shipsync_sandboxes", SandboxSpec),
-    "commands": ("shipsync_commands", CommandSpec),
+# kind -> (registry hook, entry type, the kind in words)
+_REGISTRIES: dict[str, tuple[str, type, str]] = {
+    "sources": ("shipsync_sources", SourceSpec, "source"),
+    "sinks": ("shipsync_sinks", SinkSpec, "sink"),
+    "mappers": ("shipsync_mappers", MapperSpec, "mapper"),
+    "status_policies": ("shipsync_status_policies", StatusPolicySpec, "status policy"),
+    "config_schemas": ("shipsync_config_schemas", ConfigSchema, "config section"),
+    "sandboxes": ("shipsync_sandboxes", SandboxSpec, "sandbox"),
+    "commands": ("shipsync_commands", CommandSpec, "command"),
 }
 
 
@@ -104,8 +105,8 @@ class PluginHost:
         return cls(make_plugin_manager(**kwargs))
 
     def _gather(self, kind: str) -> Registry[Any]:
-        hook_name, entry_type = _REGISTRIES[kind]
-        registry: Registry[Any] = Registry(kind.rstrip("s").replace("_", " "))
+        hook_name, entry_type, words = _REGISTRIES[kind]
+        registry: Registry[Any] = Registry(words)
         caller = getattr(self.pm.hook, hook_name)
         # Call each implementation ourselves to know which plugin gave what.
         for impl in reversed(caller.get_hookimpls()):

@@ -117,6 +117,8 @@ class StatusPolicySpec:
     name: str
     decide: Callable[[Any], WritebackDecision | None]
     description: str = ""
+    #: Where the policy stands when a store does not list its policies (ascending).
+    order: int = 100
 
 
 @dataclass(frozen=True)

@@ -460,31 +460,34 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
         )
-        status, route, fault = 0, "?", None
         try:
             response, route, fault = emulator.dispatch(request)
-            status = response.status
-            payload = response.encode()
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            if payload:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if payload and self.command != "HEAD":
-                self.wfile.write(payload)
         except _DropConnection as drop:
-            route = str(drop)
-            fault = fault or "dropped"
+            self._log(request, parts.query, 0, str(drop), "dropped", started)
             self._reset()
-        finally:
-            if not request.path.startswith("/__sandbox/"):
-                emulator.log.add(LogEntry(
-                    method=request.method, path=request.path, query=parts.query, status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3), route=route,
-                    fault=fault,
-                ))
+            return
+        # Logged before the answer is written: whoever reads the answer finds it in the log.
+        self._log(request, parts.query, response.status, route, fault, started)
+        payload = response.encode()
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _log(self, request: Request, query: str, status: int, route: str, fault: str | None,
+             started: float) -> None:
+        if request.path.startswith("/__sandbox/"):
+            return
+        self.server.emulator.log.add(LogEntry(
+            method=request.method, path=request.path, query=query, status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3), route=route,
+            fault=fault,
+        ))
 
     def _reset(self) -> None:
         # SO_LINGER 0 makes close() send a RST: the client sees "connection reset".
@@ -531,7 +534,8 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"sandbox-{self.emulator.name}", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{self.emulator.name}", daemon=True,
         )
         self._thread.start()
         return self

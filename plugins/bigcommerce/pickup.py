@@ -34,5 +34,5 @@ def decide(context: WritebackContext) -> WritebackDecision | None:
 @hookimpl
 def shipsync_status_policies() -> list[StatusPolicySpec]:
     return [StatusPolicySpec(
-        name="pickup-in-store", decide=decide,
+        name="pickup-in-store", decide=decide, order=50,
         description="Pickup In Store labels set Awaiting Pickup (8) instead of a shipment.")]

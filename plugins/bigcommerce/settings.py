@@ -17,7 +17,6 @@ DEFAULTS: dict[str, Any] = {
     "days": 7,
     "pickup_in_store": False,
     "order_prefix": "",
-    "status_policies": ["pickup-in-store", "update-status"],
     "sink": "starshipit",
     "rate_limit": 150,
 }
