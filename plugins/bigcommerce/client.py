@@ -12,11 +12,12 @@ from typing import Any, Iterator
 
 import requests
 from shipsync.config import Secret
-from shipsync.http import ApiError, HttpClient, RateBudget, RateLimitPolicy
+from shipsync.http import ApiError, HttpClient, RateBudget, RateLimitPolicy, TransportError
 
 __all__ = ["BigCommerceClient", "BigCommerceRateLimits", "PAGE_LIMIT", "api_bases"]
 
 PAGE_LIMIT = 250  # the most BigCommerce returns per page (413 above)
+MAX_REPEATS = 3  # a page repeated more often than this fails the call
 ORDER_INCLUDE = {"include": "consignments.line_items", "consignment_structure": "object"}
 
 
@@ -107,19 +108,46 @@ class BigCommerceClient:
             query.update(ORDER_INCLUDE)
         next_id = int(query.pop("min_id", 0) or 0)
         max_id = query.get("max_id")
+        repeats = 0
         while True:
             if next_id:
                 query["min_id"] = next_id
-            rows = self._list(self.v2, "orders", query)
-            # A page repeated by a flaky proxy would carry ids we already have.
-            rows = [r for r in rows if int(r.get("id", 0)) >= next_id]
+            raw = self._list(self.v2, "orders", query)
+            # A page repeated by a flaky proxy carries ids we already have: ask again.
+            rows = [r for r in raw if int(r.get("id", 0)) >= next_id]
+            if raw and not rows:
+                repeats += 1
+                if repeats > MAX_REPEATS:
+                    raise TransportError("bigcommerce: the orders list keeps repeating a page")
+                continue
+            repeats = 0
             if rows:
                 yield rows
-            if len(rows) < page_size:
+            if len(raw) < page_size:
                 return
             next_id = max(int(r["id"]) for r in rows) + 1
             if max_id is not None and next_id > int(max_id):
                 return
+
+    def _pages(self, path: str, key: str = "id") -> list[dict[str, Any]]:
+        """Every row of a page-numbered v2 list, each once, whatever pages repeat."""
+        rows: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        page, repeats = 1, 0
+        while True:
+            raw = self._list(self.v2, path, {"page": page, "limit": PAGE_LIMIT})
+            fresh = [r for r in raw if r.get(key) not in seen]
+            if raw and not fresh:
+                repeats += 1
+                if repeats > MAX_REPEATS:
+                    raise TransportError(f"bigcommerce: {path} keeps repeating a page")
+                continue
+            repeats = 0
+            seen.update(r.get(key) for r in fresh)
+            rows.extend(fresh)
+            if len(raw) < PAGE_LIMIT:
+                return rows
+            page += 1
 
     def order(self, order_id: str | int, *, include_lines: bool = True) -> dict[str, Any] | None:
         try:
@@ -132,26 +160,10 @@ class BigCommerceClient:
         return response.json() if response.content else None
 
     def order_products(self, order_id: str | int) -> list[dict[str, Any]]:
-        lines: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            rows = self._list(self.v2, f"orders/{order_id}/products",
-                              {"page": page, "limit": PAGE_LIMIT})
-            lines.extend(rows)
-            if len(rows) < PAGE_LIMIT:
-                return lines
-            page += 1
+        return self._pages(f"orders/{order_id}/products")
 
     def shipments(self, order_id: str | int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            rows = self._list(self.v2, f"orders/{order_id}/shipments",
-                              {"page": page, "limit": PAGE_LIMIT})
-            out.extend(rows)
-            if len(rows) < PAGE_LIMIT:
-                return out
-            page += 1
+        return self._pages(f"orders/{order_id}/shipments")
 
     def store(self) -> dict[str, Any]:
         return self.v2.request("GET", "store").json()
