@@ -142,6 +142,43 @@ def _add_plugins_commands(app: typer.Typer) -> None:
                           "\n".join(info.hooks), components)
         console().print(table)
 
+    @plugins_app.command("new")
+    def new(
+        ctx: typer.Context,
+        name: str = typer.Argument(
+            ..., help="The plugin's name (e.g. gift-note): its entry point, component and "
+                      "directory; the distribution is shipsync-NAME."),
+        path: Path = typer.Option(Path("."), "--path", help="Where to create the NAME/ directory."),
+        kind: str = typer.Option("mapper", "--kind", help="What it gives: mapper, policy or sink."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Scaffold a plugin project: pyproject with the entry point, hooks, config schema, tests."""
+        from . import scaffold  # only this command needs the templates
+
+        state: State = ctx.obj
+        try:
+            created = scaffold.create_plugin(name, path=path, kind=kind,
+                                             taken=scaffold.taken_names(state.host))
+        except scaffold.ScaffoldError as exc:
+            out = err_console()
+            out.print("Cannot create the plugin:", style="bold red", end=" ")
+            out.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_USAGE)
+        files = [str(f.relative_to(created.root)) for f in created.files]
+        if as_json:
+            print_json({"path": str(created.root), "name": created.names.name,
+                        "distribution": created.names.distribution,
+                        "package": created.names.package, "kind": created.kind, "files": files})
+            return
+        out = console()
+        out.print(f"Created the {created.kind} plugin {created.names.name!r} "
+                  f"(distribution {created.names.distribution}) in {created.root}:", markup=False)
+        for file in files:
+            out.print(f"  {file}", markup=False)
+        out.print("Next:", markup=False)
+        out.print(f"  cd {created.root}\n  pip install -e '.[test]'\n  pytest\n"
+                  f"  shipsync plugins        # lists {created.names.name}", markup=False)
+
     app.add_typer(plugins_app, name="plugins")
 
     @app.command("schema")

@@ -17,6 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .config import Config, ConfigError, dump_toml, load_config
 from .engine import Engine, EngineError, RunOptions
+from .http import TransportError
 from .output import console, err_console, print_json
 from .report import render_reports, reports_json
 from .sandboxes import SandboxSet
@@ -120,6 +121,12 @@ def _execute(ctx: typer.Context, source: str, steps: tuple[str, ...], *, store: 
                         reports = engine.run(source, store=store, options=options)
                     except EngineError as exc:
                         _fail(str(exc))
+                        return
+                    except (TransportError, StateError) as exc:
+                        if state.debug:
+                            raise
+                        _fail(f"the run stopped: {exc}; what was done is kept, and the next "
+                              "run goes on from there", code=1)
                         return
                 failed = any(r.failed for r in reports)
                 if as_json:

@@ -73,10 +73,18 @@ def validator(name: str) -> Draft202012Validator:
 def errors_of(name: str, record: Any) -> list[RecordError]:
     """All schema errors of ``record`` against ``schemas/NAME``, sorted by path."""
     found = [
-        RecordError(format_path(error.absolute_path), error.message)
+        RecordError(format_path(error.absolute_path), _message(error))
         for error in validator(name).iter_errors(record)
     ]
     return sorted(found, key=lambda e: e.path)
+
+
+def _message(error: Any) -> str:
+    if error.validator == "enum" and len(error.validator_value) > 10:
+        what = error.schema.get("description") or "see the schema"
+        return (f"{error.instance!r} is not one of the {len(error.validator_value)} allowed "
+                f"values ({what})")
+    return str(error.message)
 
 
 def validate(name: str, record: Any) -> None:

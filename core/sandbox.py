@@ -109,7 +109,10 @@ class Response:
             return b""
         if isinstance(self.body, bytes):
             return self.body
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        try:
+            return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: send them \u-escaped, still valid JSON
+            return json.dumps(self.body).encode("ascii")
 
 
 Handler = Callable[[Request], Response]

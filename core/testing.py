@@ -11,6 +11,10 @@ tests get these fixtures without any conftest:
 - ``shipsync_cli``: runs the real ``shipsync`` command in a subprocess with that
   config; returns a ``CliResult`` (``code``, ``stdout``, ``stderr``, ``json()``).
 
+Conformance suites (``shipsync.conformance``) that a plugin's tests subclass:
+``MapperConformance``, ``SourceConformance`` and ``SinkConformance``, with
+``canonical_orders()`` (their corpus) and ``no_network()``.
+
 Emulators run in the test process, so a test can set state up through their
 Python API (``sandboxes.emulator("bigcommerce").add_order(...)``), run the CLI
 against them over real HTTP, and check what arrived.
@@ -28,11 +32,32 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from .config import dump_toml
-from .plugins import PluginHost
-from .sandboxes import SandboxSet
+# The conformance suites assert in a module of their own: let pytest explain their failures.
+pytest.register_assert_rewrite("shipsync.conformance")
 
-__all__ = ["CliResult", "run_cli", "write_config"]
+from .config import dump_toml  # noqa: E402
+from .conformance import (  # noqa: E402
+    MapperConformance,
+    NetworkBlocked,
+    SinkConformance,
+    SourceConformance,
+    canonical_orders,
+    no_network,
+)
+from .plugins import PluginHost  # noqa: E402
+from .sandboxes import SandboxSet  # noqa: E402
+
+__all__ = [
+    "CliResult",
+    "MapperConformance",
+    "NetworkBlocked",
+    "SinkConformance",
+    "SourceConformance",
+    "canonical_orders",
+    "no_network",
+    "run_cli",
+    "write_config",
+]
 
 
 @dataclass

@@ -61,9 +61,15 @@ def rfc2822(moment: datetime) -> str:
     return format_datetime(moment.astimezone(timezone.utc))
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str, default: float | None = None) -> float:
+    if value is None or value == "":
+        if default is None:
+            raise MappingError(f"{what} is missing")
+        return default
+    if isinstance(value, bool):
+        raise MappingError(f"{what} is not a number: {value!r}")
     try:
-        number = float(value if value not in (None, "") else 0)
+        number = float(value)
     except (TypeError, ValueError):
         raise MappingError(f"{what} is not a number: {value!r}") from None
     if number != number or number in (float("inf"), float("-inf")):
@@ -71,8 +77,8 @@ def _number(value: Any, what: str) -> float:
     return number
 
 
-def _int(value: Any, what: str) -> int:
-    number = _number(value, what)
+def _int(value: Any, what: str, default: int | None = None) -> int:
+    number = _number(value, what, None if default is None else float(default))
     if number != int(number):
         raise MappingError(f"{what} is not a whole number: {value!r}")
     return int(number)
@@ -80,11 +86,18 @@ def _int(value: Any, what: str) -> int:
 
 def remaining_quantity(line: dict[str, Any]) -> int:
     """What is still to ship on a line: ordered less shipped less refunded."""
-    if line.get("is_refunded") and not line.get("quantity_refunded"):
+    where = f"line {line.get('id')}"
+    quantity = _int(line.get("quantity"), f"{where} quantity")
+    shipped = _int(line.get("quantity_shipped"), f"{where} quantity_shipped", 0)
+    refunded = _int(line.get("quantity_refunded"), f"{where} quantity_refunded", 0)
+    if quantity < 1:
+        raise MappingError(f"{where} has quantity {quantity}; an order line needs at least 1")
+    if shipped < 0 or refunded < 0 or shipped + refunded > quantity:
+        raise MappingError(f"{where}: {shipped} shipped and {refunded} refunded do not fit "
+                           f"its quantity {quantity}")
+    if line.get("is_refunded") and not refunded:
         return 0
-    return (_int(line.get("quantity"), "quantity")
-            - _int(line.get("quantity_shipped") or 0, "quantity_shipped")
-            - _int(line.get("quantity_refunded") or 0, "quantity_refunded"))
+    return quantity - shipped - refunded
 
 
 def _text(value: Any) -> str:
@@ -97,7 +110,12 @@ def _name(first: Any, last: Any) -> str:
 
 def _options(line: dict[str, Any]) -> list[dict[str, str]]:
     out = []
-    for option in line.get("product_options") or []:
+    options = line.get("product_options") or []
+    if not isinstance(options, list):
+        raise MappingError(f"line {line.get('id')}: product_options is not a list")
+    for option in options:
+        if not isinstance(option, dict):
+            raise MappingError(f"line {line.get('id')}: a product option is not an object")
         name = _text(option.get("display_name") or option.get("display_name_customer")
                      or option.get("name"))
         value = _text(option.get("display_value") or option.get("display_value_customer")
@@ -110,11 +128,12 @@ def _options(line: dict[str, Any]) -> list[dict[str, str]]:
 def _item(line: dict[str, Any], quantity: int, kg_factor: float,
           customs: dict[int, dict[str, Any]], country_code: str) -> dict[str, Any]:
     line_id = str(line.get("id"))
-    weight = _number(line.get("weight"), f"line {line_id} weight")
-    value = _number(line.get("price_inc_tax", line.get("base_price")), f"line {line_id} price")
+    weight = _number(line.get("weight"), f"line {line_id} weight", 0.0)
+    value = _number(line.get("price_inc_tax", line.get("base_price")), f"line {line_id} price",
+                    0.0)
     if weight < 0 or value < 0:
         raise MappingError(f"line {line_id} has a negative weight or price")
-    product_id = _int(line.get("product_id") or 0, f"line {line_id} product_id")
+    product_id = _int(line.get("product_id"), f"line {line_id} product_id", 0)
     item: dict[str, Any] = {
         "line_id": line_id,
         "product_id": product_id,
@@ -178,18 +197,24 @@ def _pickup_address(consignment: dict[str, Any], billing: dict[str, Any]) -> dic
 def consignment_lines(consignment: dict[str, Any]) -> list[dict[str, Any]]:
     """The full order-product lines of a consignment (``include=consignments.line_items``)."""
     lines = consignment.get("line_items") or []
-    return [line for line in lines if isinstance(line, dict) and "quantity" in line]
+    if not isinstance(lines, list):
+        raise MappingError(f"consignment {consignment.get('id')}: line_items is not a list")
+    return [line for line in lines if not isinstance(line, dict) or "quantity" in line]
 
 
 def is_truncated(order: dict[str, Any]) -> bool:
     """BigCommerce inlines at most 50 lines per consignment and then warns."""
     consignments = order.get("consignments")
     if not isinstance(consignments, dict):
-        return True
+        return False  # malformed: canonical_order says how
     for kind in ("shipping", "pickups"):
-        for consignment in consignments.get(kind) or []:
-            if "__warning__" in consignment or len(consignment.get("line_items") or []) > len(
-                    consignment_lines(consignment)):
+        group = consignments.get(kind)
+        for consignment in group if isinstance(group, list) else []:
+            if not isinstance(consignment, dict):
+                continue
+            lines = consignment.get("line_items")
+            if "__warning__" in consignment or (isinstance(lines, list) and any(
+                    isinstance(line, dict) and "quantity" not in line for line in lines)):
                 return True
     return False
 
@@ -210,9 +235,11 @@ def canonical_order(
     """
     customs = customs or {}
     kg_factor = kg_per_unit(weight_units)
-    order_id = str(order.get("id"))
+    order_id = _text(order.get("id"))
+    if not order_id.isdigit():
+        raise MappingError(f"the order has no valid id: {order.get('id')!r}")
     billing = order.get("billing_address") or {}
-    consignments = order.get("consignments") or {}
+    consignments = order.get("consignments")
     if not isinstance(consignments, dict):
         raise MappingError("the order has no consignments object (consignment_structure=object)")
     by_line: dict[str, list[dict[str, Any]]] | None = None
@@ -226,8 +253,12 @@ def canonical_order(
     destinations: list[dict[str, Any]] = []
     left_out: list[dict[str, str]] = []
     seen_lines: set[str] = set()
-    raw = [("shipping", c) for c in consignments.get("shipping") or []]
-    raw += [("pickup", c) for c in consignments.get("pickups") or []]
+    raw = []
+    for kind, key in (("shipping", "shipping"), ("pickup", "pickups")):
+        group = consignments.get(key) or []
+        if not isinstance(group, list) or not all(isinstance(c, dict) for c in group):
+            raise MappingError(f"consignments.{key} is not a list of consignments")
+        raw += [(kind, c) for c in group]
     for kind, consignment in raw:
         cid = str(consignment.get("id"))
         if by_line is not None:
@@ -238,9 +269,15 @@ def canonical_order(
                    else _pickup_address(consignment, billing))
         items = []
         for line in lines:
-            line_id = str(line.get("id"))
+            if not isinstance(line, dict):
+                raise MappingError(f"consignment {cid}: a line item is not an object")
+            line_id = _text(line.get("id"))
+            if not line_id.isdigit():
+                raise MappingError(f"consignment {cid}: a line item has no id (order_product_id)")
             seen_lines.add(line_id)
             kind_of_line = _text(line.get("type")) or "physical"
+            if kind_of_line not in NOT_SHIPPED_TYPES and kind_of_line != "physical":
+                raise MappingError(f"line {line_id} has an unknown type {kind_of_line!r}")
             if kind_of_line in NOT_SHIPPED_TYPES:
                 left_out.append({"line_id": line_id, "reason": NOT_SHIPPED_TYPES[kind_of_line]})
                 continue

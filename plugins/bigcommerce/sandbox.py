@@ -323,6 +323,8 @@ class _Order:
     shipments: list[_Shipment] = field(default_factory=list)
     date_shipped: datetime | None = None
     customer_id: int = 0
+    # Raw values served in place of the real ones (see BigCommerceEmulator.corrupt_order).
+    corruptions: list[tuple[tuple[Any, ...], Any]] = field(default_factory=list)
     payment_method: str = "Credit Card"
     payment_status: str = "captured"
     currency_code: str = "AUD"
@@ -742,7 +744,29 @@ def _order_json(store: _Store, order: _Order, view: _View) -> dict[str, Any]:
         body["consignments"] = consignments if view.consignments == "object" else [consignments]
     if view.fees:
         body["fees"] = []
+    for path, value in order.corruptions:
+        _corrupt(body, path, value)
     return body
+
+
+DELETE = object()  # as a corrupt_order value: leave the field out
+
+
+def _corrupt(body: Any, path: tuple[Any, ...], value: Any) -> None:
+    """Set (or with DELETE, remove) the value at ``path``, if the path exists in this view."""
+    node = body
+    for key in path[:-1]:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict) or (isinstance(node, list) and isinstance(path[-1], int)
+                                  and -len(node) <= path[-1] < len(node)):
+        if value is DELETE:
+            if isinstance(node, dict):
+                node.pop(path[-1], None)
+        else:
+            node[path[-1]] = value
 
 
 def _line_json(order: _Order, line: _Line) -> dict[str, Any]:
@@ -1200,6 +1224,27 @@ class BigCommerceEmulator(Emulator):
             order.date_modified = _as_datetime(changes["date_modified"], "date_modified") \
                 if changes.get("date_modified") else self._now()
             return self._python_view(state, order)
+
+    def corrupt_order(self, store_hash: str, order_id: int,
+                      values: Mapping[tuple[Any, ...], Any]) -> None:
+        """Serve raw values in an order's JSON, as a misbehaving store or proxy would.
+
+        ``values`` maps a path in the order body (e.g. ``("consignments", "shipping", 0,
+        "line_items", 0, "weight")``) to the value served there, or ``DELETE`` to leave
+        the field out. Paths absent from a given view are ignored. For bad-input tests:
+        the emulator's own state stays coherent. Bumps date_modified.
+        """
+        with self.lock:
+            order = self._order(self._store(store_hash), order_id)
+            order.corruptions.extend((tuple(path), value) for path, value in values.items())
+            order.date_modified = self._now()
+
+    def heal_order(self, store_hash: str, order_id: int) -> None:
+        """Serve the order's real data again (undo ``corrupt_order``); bumps date_modified."""
+        with self.lock:
+            order = self._order(self._store(store_hash), order_id)
+            order.corruptions.clear()
+            order.date_modified = self._now()
 
     def get_order(self, store_hash: str, order_id: int) -> dict[str, Any]:
         """The order as ``add_order`` returns it (deleted orders too)."""

@@ -99,11 +99,7 @@ class BigCommerceSource:
     def _convert(self, rows: list[dict[str, Any]]) -> list[OrderResult]:
         product_ids: set[int] = set()
         for row in rows:
-            for kind in ("shipping", "pickups"):
-                for consignment in (row.get("consignments") or {}).get(kind) or []:
-                    for line in mapping.consignment_lines(consignment):
-                        if line.get("product_id"):
-                            product_ids.add(int(line["product_id"]))
+            product_ids |= _product_ids(row)
         missing = sorted(product_ids - set(self._customs))
         if missing:
             fetched = self.client.customs_information(missing)
@@ -122,6 +118,10 @@ class BigCommerceSource:
                                             customs=self._customs, products=products)
         except mapping.MappingError as exc:
             return OrderResult(order_id, error=str(exc), raw=row)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # Whatever shape the data came in, one odd order must not stop the others.
+            return OrderResult(order_id, error=f"malformed order data ({type(exc).__name__}: "
+                               f"{exc})", raw=row)
         return OrderResult(order_id, order=order, raw=row)
 
     def not_shippable_reason(self, status_id: int) -> str | None:
@@ -178,6 +178,23 @@ class BigCommerceSource:
         except ApiError:
             raise
         return int(raw["status_id"]) if raw else None
+
+
+def _product_ids(row: dict[str, Any]) -> set[int]:
+    """Product ids of an order's inline lines; malformed parts are left to ``convert``."""
+    found: set[int] = set()
+    consignments = row.get("consignments")
+    if not isinstance(consignments, dict):
+        return found
+    for kind in ("shipping", "pickups"):
+        group = consignments.get(kind)
+        for consignment in group if isinstance(group, list) else []:
+            lines = consignment.get("line_items") if isinstance(consignment, dict) else None
+            for line in lines if isinstance(lines, list) else []:
+                product_id = line.get("product_id") if isinstance(line, dict) else None
+                if isinstance(product_id, int) and product_id > 0:
+                    found.add(product_id)
+    return found
 
 
 def _clusters(ids: list[int], span: int) -> Iterator[tuple[int, int]]:
