@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from . import records
 from .config import Config
@@ -140,6 +142,40 @@ class _Pending:
     attempts: int = 0
 
 
+def prefetch(pages: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """Read the next page in the background while the current one is written."""
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            for page in pages:
+                while not done.is_set():
+                    try:
+                        box.put(("page", page), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if done.is_set():
+                    return
+            box.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            box.put(("error", exc))
+
+    thread = threading.Thread(target=reader, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        done.set()
+
+
 class Engine:
     """Runs sources into sinks for the configured stores."""
 
@@ -150,6 +186,7 @@ class Engine:
         run = config.section("run")
         self.http_options = {"timeout": float(run.get("timeout", 30)),
                              "max_retries": int(run.get("max_retries", 6))}
+        self.concurrency = int(run.get("concurrency", 4))
         self._sinks: dict[str, Any] = {}
 
     def stores(self, source_name: str, only: str | None = None) -> list[tuple[str, dict[str, Any]]]:
@@ -243,6 +280,7 @@ class StoreRun:
         self._done = 0
         self._planned: set[str] = set()  # order numbers this run creates (or would, dry)
         self._written: set[str] = set()  # order numbers this run wrote back (or would, dry)
+        self._lock = threading.RLock()  # writeback workers share the report
 
     # -- bookkeeping ----------------------------------------------------------
     def _event(self, order_id: str, kind: str, detail: str) -> None:
@@ -251,32 +289,36 @@ class StoreRun:
 
     def _action(self, action: str, order_id: str, detail: str, number: str = "") -> None:
         if self.dry:
-            self.report.actions.append({"action": action, "order_id": order_id,
-                                        "order_number": number, "why": detail})
+            with self._lock:
+                    self.report.actions.append({"action": action, "order_id": order_id,
+                                            "order_number": number, "why": detail})
 
     def _tick(self, step: str) -> None:
-        self._done += 1
-        if self.options.progress:
-            self.options.progress(self.store, step, self._done)
+        with self._lock:
+            self._done += 1
+            if self.options.progress:
+                self.options.progress(self.store, step, self._done)
 
     def _check_stop(self) -> None:
         if self.options.stop.is_set():
             raise Stopped()
 
     def skip(self, order_id: str, reason: str) -> None:
-        seen = self._order_reasons.setdefault(order_id, set())
-        if reason in seen:
-            return
-        seen.add(reason)
-        self.report.skipped += 1
-        self.report.skipped_reasons[reason] += 1
+        with self._lock:
+            seen = self._order_reasons.setdefault(order_id, set())
+            if reason in seen:
+                return
+            seen.add(reason)
+            self.report.skipped += 1
+            self.report.skipped_reasons[reason] += 1
         self._event(order_id, "skipped", reason)
         self._action("skip", order_id, reason)
         self.hook.shipsync_order_skipped(store=self.store, order_id=order_id, reason=reason)
 
     def fail(self, order_id: str, reason: str, record: Any = None, quarantine: bool = True) -> None:
-        self.report.failed += 1
-        self.report.failures.append({"order_id": order_id, "reason": reason})
+        with self._lock:
+            self.report.failed += 1
+            self.report.failures.append({"order_id": order_id, "reason": reason})
         if not self.dry:
             if quarantine:
                 self.state.quarantine(self.source_name, self.store, order_id, reason, record)
@@ -395,8 +437,9 @@ class StoreRun:
         # An explicit --days is a backfill of the whole window; otherwise only what changed.
         modified_since = (bookmark - IMPORT_OVERLAP) if bookmark and not self.options.days else None
         seen: set[str] = set()
-        for page in self.source.orders_to_import(created_since=created_since,
-                                                 modified_since=modified_since):
+        pages = self.source.orders_to_import(created_since=created_since,
+                                             modified_since=modified_since)
+        for page in prefetch(pages) if self.engine.concurrency > 1 else pages:
             self._check_stop()
             seen.update(r.order_id for r in page)
             self.handle_page(page)
@@ -722,10 +765,28 @@ class StoreRun:
         for shipment, link in rows:
             by_order.setdefault(link.order_id, []).append((shipment, link))
         current = self.source.current_orders(list(by_order))
-        for order_id, items in by_order.items():
+
+        def one(order_id: str) -> None:
             self._check_stop()
             self._tick("writeback")
-            self.write_back_order(order_id, items, current.get(order_id))
+            self.write_back_order(order_id, by_order[order_id], current.get(order_id))
+
+        workers = min(self.engine.concurrency, len(by_order))
+        if workers <= 1:
+            for order_id in by_order:
+                one(order_id)
+            return
+        # Orders are independent: their shipments go out concurrently, each order's in
+        # sequence, paced by the API's rate budget shared by all workers.
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="writeback") as pool:
+            futures = [pool.submit(one, order_id) for order_id in by_order]
+            errors = [f.exception() for f in futures]
+        for error in errors:
+            if isinstance(error, Stopped):
+                raise error
+        for error in errors:
+            if error is not None:
+                raise error
 
     def write_back_order(self, order_id: str, items: list[tuple[dict[str, Any], Link]],
                          result: Any) -> None:
@@ -741,9 +802,11 @@ class StoreRun:
         reason = self.source.not_shippable_reason(order["status_id"])
         if reason:
             for shipment, link in items:
-                self.report.not_written_back += 1
-                self.report.not_written_back_reasons.append(
-                    {"order_id": order_id, "order_number": link.order_number, "reason": reason})
+                with self._lock:
+                    self.report.not_written_back += 1
+                    self.report.not_written_back_reasons.append(
+                        {"order_id": order_id, "order_number": link.order_number,
+                         "reason": reason})
                 self._event(order_id, "not_written_back", f"{link.order_number}: {reason}")
                 self._action("not_written_back", order_id, reason, link.order_number)
                 if not self.dry:
@@ -789,10 +852,12 @@ class StoreRun:
                     return
         for link, decision, shipment in done:
             pickup = not decision.create_shipment and decision.status_id == 8
-            if pickup:
-                self.report.awaiting_pickup += 1
-            else:
-                self.report.written_back += 1
+            with self._lock:
+                if pickup:
+                    self.report.awaiting_pickup += 1
+                else:
+                    self.report.written_back += 1
+                self._written.add(link.order_number)
             self._action("awaiting_pickup" if pickup else "write_back", order_id,
                          decision.reason, link.order_number)
             if not self.dry:
@@ -802,7 +867,6 @@ class StoreRun:
                 self._event(order_id, "written_back", f"{link.order_number}: {decision.reason}"
                             + (f" [{', '.join(shipment.get('tracking_numbers') or [])}]"
                                if shipment.get("tracking_numbers") else ""))
-            self._written.add(link.order_number)
             self.hook.shipsync_order_written_back(store=self.store, order_id=order_id,
                                                   shipment=shipment, decision=decision)
 

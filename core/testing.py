@@ -48,6 +48,7 @@ from .plugins import PluginHost  # noqa: E402
 from .sandboxes import SandboxSet  # noqa: E402
 
 __all__ = [
+    "record_output",
     "CliResult",
     "MapperConformance",
     "NetworkBlocked",
@@ -87,7 +88,24 @@ def run_cli(args: list[str], *, config: Path | None = None, env: dict[str, str] 
     environment.update(env or {})
     done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=cwd,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+    record_output(done.stdout, done.stderr)
     return CliResult(done.returncode, done.stdout, done.stderr, list(args))
+
+
+TRANSCRIPT_ENV = "SHIPSYNC_TEST_TRANSCRIPT"
+
+
+def record_output(*texts: str) -> None:
+    """Append what a CLI run printed to ``$SHIPSYNC_TEST_TRANSCRIPT``, if set.
+
+    A test suite sets it to scan everything it made shipsync print (for secrets).
+    """
+    path = os.environ.get(TRANSCRIPT_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as fh:
+            for text in texts:
+                fh.write(text)
+                fh.write("\n")
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:

@@ -108,8 +108,13 @@ def order_body(order_number: str, order: dict[str, Any], destination: dict[str, 
     if len(country) < 2:
         raise LimitError("destination.country is missing")
     post_code = _exact(address.get("post_code", ""), "post_code", "destination.post_code")
+    if not street:
+        raise LimitError("destination.street is empty once cleaned of blanks and control characters")
+    name = _cut(address.get("name"), "name")
+    if not name:
+        raise LimitError("destination.name is empty once cleaned of blanks and control characters")
     body_destination = {
-        "name": _cut(address.get("name"), "name"),
+        "name": name,
         "company": _cut(address.get("company"), "company"),
         "phone": _cut(address.get("phone"), "phone"),
         "email": _cut(address.get("email"), "email"),

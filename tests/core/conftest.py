@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from shipsync.testing import record_output
 
 # Variables that change how the CLI finds its config or styles its output.
 _STYLE_VARS = ("NO_COLOR", "FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE",
@@ -41,6 +42,7 @@ def shipsync_run(tmp_path: Path) -> Callable[..., Ran]:
             [sys.executable, "-m", "shipsync", *args], check=False, capture_output=True, text=True,
             env=clean_env(**(env or {})), cwd=cwd or tmp_path, timeout=60,
             stdin=subprocess.DEVNULL)
+        record_output(done.stdout, done.stderr)
         return Ran(done.returncode, done.stdout, done.stderr)
 
     return run
