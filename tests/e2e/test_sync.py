@@ -231,13 +231,15 @@ def test_changed_order_is_updated_and_cancelled_order_is_deleted(world: World) -
     world.run()
 
     world.bc.update_order("main", changed["id"],
-                          shipping_address={"street_1": "99 New Rd", "city": "Hobart"})
+                          shipping_address={"street_1": "99 New Rd", "city": "Hobart"},
+                          quantities={_lines(changed)[0]["id"]: 4})
     world.bc.update_order("main", cancelled["id"], status_id=5)
     report = world.run()
 
     assert report["updated"] == 1 and report["deleted"] == 1
     orders = world.starshipit_orders()
     assert orders[str(changed["id"])]["destination"]["street"] == "99 New Rd"
+    assert [i["quantity"] for i in orders[str(changed["id"])]["items"]] == [4]
     assert str(cancelled["id"]) not in orders
 
 
