@@ -249,15 +249,18 @@ class LogEntry:
     duration_ms: float
     route: str  # the matched pattern, e.g. "GET /stores/{store_hash}/v2/orders"
     fault: str | None = None
+    body: str | None = None  # the request body, when the log keeps bodies
 
 
 class RequestLog:
     """Every request an emulator served, with counters per route."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_bodies: bool = False) -> None:
         self._lock = threading.Lock()
         self.entries: list[LogEntry] = []
         self.counts: Counter[str] = Counter()
+        #: Keep request bodies (for contract tests of what a client sends).
+        self.keep_bodies = keep_bodies
 
     def add(self, entry: LogEntry) -> None:
         with self._lock:
@@ -503,10 +506,12 @@ class _Handler(BaseHTTPRequestHandler):
              started: float) -> None:
         if request.path.startswith("/__sandbox/"):
             return
-        self.server.emulator.log.add(LogEntry(
+        log = self.server.emulator.log
+        body = request.body.decode("utf-8", "replace") if log.keep_bodies and request.body else None
+        log.add(LogEntry(
             method=request.method, path=request.path, query=query, status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 3), route=route,
-            fault=fault,
+            fault=fault, body=body,
         ))
 
     def _reset(self) -> None:
