@@ -284,7 +284,10 @@ def load_config(
     """Read, validate and resolve a config; raise ``ConfigError`` with every problem."""
     sections = list(sections)
     schema = compose_schema(sections)
-    raw = read_toml(path) if raw is None else raw
+    if raw is None:
+        if path is None:
+            raise ValueError("load_config needs a path or a raw config")
+        raw = read_toml(path)
     # Every problem at once: schema errors, unset environment variables, plugin checks.
     problems = _schema_problems(schema, raw)
     data = copy.deepcopy(raw)
@@ -299,7 +302,8 @@ def load_config(
             # Checks report paths within their section ("$.stores.main"); anchor them.
             problems.extend(Problem(f"$.{entry.section}{p[1:]}", m) for p, m in found)
     if problems:
-        raise ConfigError(sorted(set(problems), key=lambda p: (p.path, p.message)), path)
+        ordered: list[Problem] = sorted(set(problems), key=lambda x: (x.path, x.message))
+        raise ConfigError(ordered, path)
     return Config(data=data, raw=raw, path=path, schema=schema, secret_paths=secret_paths)
 
 
