@@ -146,8 +146,9 @@ def _add_plugins_commands(app: typer.Typer) -> None:
     def new(
         ctx: typer.Context,
         name: str = typer.Argument(
-            ..., help="The plugin's name (e.g. gift-note): its entry point, component and "
-                      "directory; the distribution is shipsync-NAME."),
+            ..., metavar="NAME",
+            help="The plugin's name (e.g. gift-note): its entry point, component and "
+                 "directory; the distribution is shipsync-NAME."),
         path: Path = typer.Option(Path("."), "--path", help="Where to create the NAME/ directory."),
         kind: str = typer.Option("mapper", "--kind", help="What it gives: mapper, policy or sink."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -166,7 +167,7 @@ def _add_plugins_commands(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_USAGE)
         files = [str(f.relative_to(created.root)) for f in created.files]
         if as_json:
-            print_json({"path": str(created.root), "name": created.names.name,
+            print_json({"path": str(created.root.resolve()), "name": created.names.name,
                         "distribution": created.names.distribution,
                         "package": created.names.package, "kind": created.kind, "files": files})
             return

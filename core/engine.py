@@ -280,7 +280,9 @@ class StoreRun:
         self._done = 0
         self._planned: set[str] = set()  # order numbers this run creates (or would, dry)
         self._written: set[str] = set()  # order numbers this run wrote back (or would, dry)
-        self._lock = threading.RLock()  # writeback workers share the report
+        self._lock = threading.RLock()  # import and writeback workers share the report
+        self._pool: ThreadPoolExecutor | None = None
+        self._batches: list[Any] = []  # import batches in flight
 
     # -- bookkeeping ----------------------------------------------------------
     def _event(self, order_id: str, kind: str, detail: str) -> None:
@@ -358,6 +360,8 @@ class StoreRun:
             status = "crashed"
             raise
         finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)  # nothing in flight once the run reports
             self.report.requests = {
                 self.source_name: self.source.requests_made,
                 self.sink_name: self.sink.requests_made - sink_before,
@@ -547,14 +551,38 @@ class StoreRun:
                 self.report.already_imported += 1
 
     def flush(self, *, final: bool) -> None:
+        """Send full batches (all of them when ``final``), several at once when allowed."""
         batch_size = int(getattr(self.sink, "batch_size", 1)) or 1
-        while self.pending and (final or len(self.pending) >= batch_size):
+        while True:
+            with self._lock:
+                ready = self.pending and (final or len(self.pending) >= batch_size)
+                if ready:
+                    batch, self.pending = self.pending[:batch_size], self.pending[batch_size:]
+            if not ready:
+                if final and self._batches:
+                    self._wait_batches()  # their retries may refill pending
+                    continue
+                return
             self._check_stop_between_batches()
-            batch, self.pending = self.pending[:batch_size], self.pending[batch_size:]
             if self.dry:
                 self.report.imported += len(batch)
                 continue
-            self.create_batch(batch)
+            if self.engine.concurrency <= 1:
+                self.create_batch(batch)
+                continue
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.engine.concurrency,
+                                                thread_name_prefix="import")
+            # Batches are independent; the sink's rate budget paces them.
+            self._batches.append(self._pool.submit(self.create_batch, batch))
+            while len(self._batches) >= self.engine.concurrency * 2:
+                self._wait_batches(first=True)
+
+    def _wait_batches(self, first: bool = False) -> None:
+        pending, self._batches = (self._batches[:1], self._batches[1:]) if first else (
+            self._batches, [])
+        for future in pending:
+            future.result()  # re-raises a batch's exception here
 
     def _check_stop_between_batches(self) -> None:
         if self.options.stop.is_set():
@@ -594,7 +622,8 @@ class StoreRun:
         payload = self._journal_payload(item)
         self._link(payload, sink_order_id, "imported", item.fingerprint)
         self.state.journal_done(entry, {"sink_order_id": sink_order_id})
-        self.report.imported += 1
+        with self._lock:
+            self.report.imported += 1
         order_id = item.order["order_id"]
         self._event(order_id, "imported", f"{item.order_number} (destination "
                     f"{item.destination['destination_id']})")
@@ -624,7 +653,8 @@ class StoreRun:
                 else:
                     retry.append(item)
         if retry:
-            self.pending[:0] = retry
+            with self._lock:
+                self.pending[:0] = retry
 
     def update(self, link: Link, order: dict[str, Any], payload: dict[str, Any], fp: str) -> None:
         order_id = order["order_id"]

@@ -442,5 +442,5 @@ def shipsync_order_written_back(
     Example:
         @hookimpl
         def shipsync_order_written_back(store, order_id, shipment):
-            print(f"{store}: {order_id} shipped with {shipment['tracking_number']}")
+            print(f"{store}: {order_id} shipped with {shipment['tracking_numbers']}")
     """

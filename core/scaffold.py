@@ -24,7 +24,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KINDS", "PluginNames", "ScaffoldError", "create_plugin", "plugin_names", "taken_names"]
+__all__ = ["KINDS", "PluginNames", "Scaffold", "ScaffoldError", "create_plugin", "plugin_names",
+           "taken_names"]
 
 KINDS = ("mapper", "policy", "sink")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
@@ -124,6 +125,8 @@ def _render(template: str, values: dict[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Scaffold:
+    """A project written by ``create_plugin``."""
+
     root: Path
     names: PluginNames
     kind: str
@@ -160,13 +163,17 @@ def create_plugin(name: str, *, path: str | Path = ".", kind: str = "mapper",
         "tests/test_plugin.py": TESTS_HEAD.replace("# <kind imports>\n", TEST_IMPORTS_BY_KIND[kind])
         + TESTS_BY_KIND[kind],
     }
+    rendered = {relative: _render(template, values) for relative, template in files.items()}
     written = []
-    root.mkdir(parents=True)
-    for relative, template in files.items():
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(_render(template, values), encoding="utf-8")
-        written.append(target)
+    try:
+        root.mkdir(parents=True)
+        for relative, text in rendered.items():
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            written.append(target)
+    except OSError as exc:
+        raise ScaffoldError(f"cannot write {str(root)!r}: {exc.strerror or exc}") from None
     return Scaffold(root=root, names=names, kind=kind, files=written)
 
 
@@ -220,13 +227,13 @@ dist/
 '''
 
 INIT = '''\
-"""{{title}}: a shipsync plugin ({{kind}}): {{summary}}."""
+"""{{title}}: a shipsync {{kind}} plugin (entry point ``{{name}}``)."""
 '''
 
 README_HEAD = '''\
 # {{distribution}}
 
-A [shipsync](https://pypi.org/project/shipsync/) plugin: {{summary}}.
+A shipsync plugin: {{summary}}.
 
 ## Install
 
@@ -292,11 +299,12 @@ README_TAIL = '''\
     pip install -e '.[test]'
     pytest
 
-The tests use the fixtures that come with shipsync (`sandboxes`,
-`shipsync_config`, `shipsync_cli`: the real `shipsync` command against the
-BigCommerce and Starshipit emulators) and its conformance suites.
-`src/{{package}}/plugin.py` holds the hook implementations; see shipsync's
-docs/plugins.md for every hook.
+The tests use the fixtures that come with shipsync: `sandboxes`,
+`shipsync_config` and `shipsync_cli` run the real `shipsync` command against
+the BigCommerce and Starshipit emulators, with this plugin loaded from its
+entry point. `src/{{package}}/plugin.py` holds the hook implementations; see
+shipsync's docs/plugins.md for every hook, the conformance suites and how to
+publish.
 
 ## Publish
 

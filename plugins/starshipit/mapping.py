@@ -53,7 +53,10 @@ class LimitError(ValueError):
 
 def clean_text(value: Any) -> str:
     """Normalised (NFC), without control characters, surrogates or surrounding space."""
-    text = unicodedata.normalize("NFC", str(value or ""))
+    text = value if isinstance(value, str) else str(value or "")
+    if text.isascii() and text.isprintable():  # the common case: nothing to normalise
+        return " ".join(text.split())
+    text = unicodedata.normalize("NFC", text)
     text = "".join(ch for ch in text
                    if unicodedata.category(ch) not in ("Cc", "Cs", "Co") or ch in " ")
     return " ".join(text.split())

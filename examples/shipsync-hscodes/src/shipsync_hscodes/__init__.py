@@ -1,0 +1,1 @@
+"""shipsync-hscodes: HS codes and countries of origin from a CSV table keyed by SKU."""
