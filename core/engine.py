@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from . import records
@@ -130,6 +131,8 @@ class Context:
     store: str | None = None
     store_config: dict[str, Any] = field(default_factory=dict)
     http_options: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 1  # requests a plugin may have in flight at once
+    config_path: Path | None = None  # relative paths in the config are relative to it
 
 
 @dataclass
@@ -207,7 +210,8 @@ class Engine:
             if name not in self.host.sinks:
                 raise EngineError(f"no sink named {name!r} (installed: "
                                   f"{', '.join(sorted(self.host.sinks)) or 'none'})")
-            context = Context(self.config.data, http_options=self.http_options)
+            context = Context(self.config.data, http_options=self.http_options,
+                              concurrency=self.concurrency, config_path=self.config.path)
             self._sinks[name] = self.host.sinks[name].factory(self.config.section(name), context)
         return self._sinks[name]
 
@@ -237,7 +241,8 @@ class Engine:
         return [registry[name] for name in names]
 
     def source(self, source_name: str, store: str, store_config: dict[str, Any]) -> Any:
-        context = Context(self.config.data, store, store_config, self.http_options)
+        context = Context(self.config.data, store, store_config, self.http_options,
+                          self.concurrency, self.config.path)
         return self.host.sources[source_name].factory(store, store_config, context)
 
     def run(self, source_name: str, *, store: str | None = None,
@@ -490,7 +495,9 @@ class StoreRun:
         if problems:
             self.fail(order_id, "invalid order: " + "; ".join(map(str, problems[:5])), order)
             return None
-        context = Context(self.engine.config.data, self.store, self.store_config)
+        context = Context(self.engine.config.data, self.store, self.store_config,
+                          concurrency=self.engine.concurrency,
+                          config_path=self.engine.config.path)
         for mapper in self.mappers:
             try:
                 order = mapper.map(order, context)

@@ -126,9 +126,12 @@ class RateBudget:
     """
 
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, reserve: int = 0) -> None:
         self.rate = rate
         self.burst = burst
+        #: Requests left unused at the end of a window: room for the calls already in
+        #: flight (and the store's other apps) so they do not meet a 429.
+        self.reserve = reserve
         self.tokens = burst
         self._clock = clock
         self._sleep = sleep
@@ -170,8 +173,8 @@ class RateBudget:
                 self.rate = quota / window_s
                 self.burst = max(1.0, float(quota))
             if left is not None:
-                self.tokens = min(self.tokens, float(left))
-                if left <= 0 and reset_s:
+                self.tokens = min(self.tokens, float(max(0, left - self.reserve)))
+                if left <= self.reserve and reset_s:
                     self._blocked_until = max(self._blocked_until, now + reset_s)
 
 

@@ -37,8 +37,9 @@ class BigCommerceSource:
         self.store = store
         self.settings = store_settings(section)
         options = getattr(context, "http_options", {}) or {}
+        workers = int(getattr(context, "concurrency", 4) or 4)
         budget = RateBudget(rate=self.settings["rate_limit"] / 30.0,
-                            burst=max(1.0, self.settings["rate_limit"] / 10.0))
+                            burst=max(1.0, self.settings["rate_limit"] / 10.0), reserve=workers)
         self.client = BigCommerceClient(self.settings["api_path"], self.settings["access_token"],
                                         budget=budget, **options)
         self._weight_units: str | None = None
