@@ -88,7 +88,8 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
     def root(
         ctx: typer.Context,
         config: Optional[str] = typer.Option(
-            None, "--config", "-c", help="Config file (default: $SHIPSYNC_CONFIG, ./shipsync.toml)."),
+            None, "--config", "-c",
+            help="Config file (default: $SHIPSYNC_CONFIG, ./shipsync.toml)."),
         debug: bool = typer.Option(False, "--debug", help="Show stack traces on errors."),
         _version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
                                       help="Show the version and exit."),
@@ -153,7 +154,7 @@ def _add_plugins_commands(app: typer.Typer) -> None:
         kind: str = typer.Option("mapper", "--kind", help="What it gives: mapper, policy or sink."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Scaffold a plugin project: pyproject with the entry point, hooks, config schema, tests."""
+        """Scaffold a plugin project: pyproject with the entry point, hooks, config schema, tests."""  # noqa: E501 - one line: --help lists it
         from . import scaffold  # only this command needs the templates
 
         state: State = ctx.obj
@@ -164,7 +165,7 @@ def _add_plugins_commands(app: typer.Typer) -> None:
             out = err_console()
             out.print("Cannot create the plugin:", style="bold red", end=" ")
             out.print(str(exc), markup=False)
-            raise typer.Exit(EXIT_USAGE)
+            raise typer.Exit(EXIT_USAGE) from None
         files = [str(f.relative_to(created.root)) for f in created.files]
         if as_json:
             print_json({"path": str(created.root.resolve()), "name": created.names.name,
@@ -209,7 +210,7 @@ def _add_config_commands(app: typer.Typer) -> None:
             if as_json:
                 print_json({"ok": False, "path": str(error.path),
                             "problems": [p.__dict__ for p in error.problems]})
-                raise typer.Exit(EXIT_USAGE)
+                raise typer.Exit(EXIT_USAGE) from None
             fail_config(error)
             return
         if as_json:

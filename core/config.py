@@ -18,7 +18,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
@@ -175,19 +175,21 @@ def _kind(value: Any) -> str:
 
 
 def _error_message(error: ValidationError) -> tuple[str, str]:
+    # The keywords read below (anyOf, additionalProperties) only sit in tables.
+    schema = cast("Mapping[str, Any]", error.schema)
     if isinstance(error.instance, (dict, list)) and error.validator in ("type", "enum", "const"):
         # Never echo a table or array: it may hold secrets.
         return format_path(error.absolute_path), (
             f"expected {error.validator_value}, got {_kind(error.instance)}")
     if error.validator == "anyOf" and error.context:
-        if error.schema.get("x-secret"):
+        if schema.get("x-secret"):
             return format_path(error.absolute_path), (
                 'expected a string or { env = "NAME" } for this secret'
             )
         inner = best_match(error.context)
         return format_path(inner.absolute_path), inner.message
     if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
         hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
         return format_path(error.absolute_path), error.message + hint
     return format_path(error.absolute_path), error.message
@@ -320,7 +322,8 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):  # inline table, e.g. { env = "NAME" }
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        pairs = (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(pairs) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 

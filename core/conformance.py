@@ -333,7 +333,8 @@ class MapperConformance:
             before = [d["destination_id"] for d in order["destinations"]]
             after = [d.get("destination_id") for d in mapped.get("destinations", [])]
             assert after == before, f"{label}: destination ids {before} became {after}"
-            for old, new in zip(order["destinations"], mapped["destinations"]):
+            # Same length: the destination ids were just compared.
+            for old, new in zip(order["destinations"], mapped["destinations"], strict=True):
                 known = {item["line_id"] for item in old["items"]}
                 invented = [i.get("line_id") for i in new.get("items", [])
                             if i.get("line_id") not in known]

@@ -415,7 +415,8 @@ class StoreRun:
             found = self.source.find_shipment(order_id, payload["destination_id"],
                                               payload.get("tracking_number", ""))
             if found:
-                self.state.journal_done(entry_id, {"settled": "found", "shipment_id": found.get("id")})
+                self.state.journal_done(entry_id, {"settled": "found",
+                                                   "shipment_id": found.get("id")})
             else:
                 self.state.journal_failed(entry_id, {"settled": "not applied"})
         else:
@@ -611,12 +612,12 @@ class StoreRun:
             self.settle_batch(batch, entries)
             return
         except TransportError as exc:
-            for item, entry in zip(batch, entries):
+            for item, entry in zip(batch, entries, strict=True):
                 self.state.journal_failed(entry, {"error": str(exc)})
                 self.fail(item.order["order_id"], f"{item.order_number}: {exc}", item.order)
             return
         by_number = {r.order_number: r for r in results}
-        for item, entry in zip(batch, entries):
+        for item, entry in zip(batch, entries, strict=True):
             result = by_number.get(item.order_number)
             if result is None or result.error or not result.sink_order_id:
                 reason = result.error if result else "no result from the sink"
@@ -640,7 +641,7 @@ class StoreRun:
     def settle_batch(self, batch: list[_Pending], entries: list[int]) -> None:
         """The import call's answer was lost: find out, order by order, what it created."""
         retry: list[_Pending] = []
-        for item, entry in zip(batch, entries):
+        for item, entry in zip(batch, entries, strict=True):
             try:
                 found = self.sink.find_order(item.order_number)
             except TransportError as exc:
@@ -838,7 +839,7 @@ class StoreRun:
         order = result.order
         reason = self.source.not_shippable_reason(order["status_id"])
         if reason:
-            for shipment, link in items:
+            for _shipment, link in items:
                 with self._lock:
                     self.report.not_written_back += 1
                     self.report.not_written_back_reasons.append(

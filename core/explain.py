@@ -12,7 +12,8 @@ __all__ = ["explain_order"]
 
 LINK_STATES = {
     "imported": "in {sink} as {number}, waiting for its label to be printed",
-    "printed": "label printed in {sink} ({number}); the writeback has not gone through yet: {detail}",
+    "printed": "label printed in {sink} ({number}); the writeback has not gone through yet: "
+               "{detail}",
     "written_back": "label printed in {sink} ({number}); written back: {detail}",
     "awaiting_pickup": "printed for Pickup In Store in {sink} ({number}): {detail}",
     "deleted": "was in {sink} as {number}, deleted: {detail}",
@@ -75,16 +76,19 @@ def explain_order(engine: Engine, source_name: str, order_id: str, *, store: str
              if state.links_for_order(source_name, name, order_id)
              or state.events(source_name, name, order_id)]
     candidates = known or stores
-    chosen_name, chosen_cfg = candidates[0]
+    chosen_name = candidates[0][0]
     live_lines: list[str] = []
     if not offline:
+        answers = []
         for name, cfg in candidates:
             lines, found = _live(engine, source_name, name, cfg, order_id)
             if found or len(candidates) == 1:
-                chosen_name, chosen_cfg, live_lines = name, cfg, lines
+                chosen_name, live_lines = name, lines
                 break
+            answers.append(f"store {name!r}: {lines[0]}")
         else:
-            live_lines = [f"not found in any configured {source_name} store"]
+            # Say what each store answered: "not found" and "could not ask" differ.
+            live_lines = answers
     summary = list(live_lines)
     links = state.links_for_order(source_name, chosen_name, order_id)
     for link in links:

@@ -50,6 +50,10 @@ TYPES: dict[str, Check] = {
 }
 
 
+def _bounded(compare: Callable[[Any, Any], bool], bound: Any) -> Check:
+    return lambda v: not _is_number(v) or compare(v, bound)
+
+
 def _equal(a: Any, b: Any) -> bool:
     """JSON equality: 1 == 1.0, but True != 1."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -121,12 +125,12 @@ class _Compiler:
         self.cache[key] = lambda v: holder[0](v)
         checks = self._checks(schema, document)
         if not checks:
-            def check(value: Any) -> bool:
+            def check(value: Any, /) -> bool:
                 return True
         elif len(checks) == 1:
             check = checks[0]
         else:
-            def check(value: Any) -> bool:
+            def check(value: Any, /) -> bool:
                 for one in checks:
                     if not one(value):
                         return False
@@ -173,7 +177,7 @@ class _Compiler:
                                  ("exclusiveMaximum", lambda v, b: v < b)):
             if keyword in schema:
                 bound = schema[keyword]
-                add(keyword, lambda v, b=bound, c=compare: not _is_number(v) or c(v, b))
+                add(keyword, _bounded(compare, bound))
         if "required" in schema:
             required = list(schema["required"])
             add("required", lambda v: not isinstance(v, dict) or all(k in v for k in required))

@@ -89,7 +89,8 @@ def _fast(name: str) -> Callable[[Any], bool] | None:
 
 @lru_cache(maxsize=None)
 def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(load_schema(name), registry=_registry(), format_checker=FormatChecker())
+    return Draft202012Validator(load_schema(name), registry=_registry(),
+                                format_checker=FormatChecker())
 
 
 def is_valid(name: str, record: Any) -> bool:

@@ -179,7 +179,8 @@ class Registry(Generic[T]):
     owners: dict[str, str] = field(default_factory=dict)
 
     def add(self, entry: T, owner: str) -> None:
-        name = getattr(entry, "name", None) or getattr(entry, "section")
+        # Config schemas have a section instead of a name; T cannot say so to mypy.
+        name = getattr(entry, "name", None) or getattr(entry, "section")  # noqa: B009
         if name in self.entries:
             raise DuplicateNameError(
                 f"{self.kind} {name!r} is registered by both plugin {self.owners[name]!r} "

@@ -95,7 +95,8 @@ class Request:
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPError(400, {"message": f"The request body is not valid JSON: {exc}"}) from None
+            raise HTTPError(
+                400, {"message": f"The request body is not valid JSON: {exc}"}) from None
 
 
 @dataclass
@@ -128,7 +129,8 @@ class Router:
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         regex = "^" + _PARAM.sub(
-            lambda m: rf"(?P<{m.group(1)}>\d+)" if m.group(2) == "int" else rf"(?P<{m.group(1)}>[^/]+)",
+            lambda m: (rf"(?P<{m.group(1)}>\d+)" if m.group(2) == "int"
+                       else rf"(?P<{m.group(1)}>[^/]+)"),
             pattern.rstrip("/"),
         ) + "/?$"
         self._routes.append((method.upper(), re.compile(regex), pattern, handler))
@@ -405,7 +407,8 @@ class Emulator:
             raise _DropConnection(route, kind)
         return response, route, kind
 
-    def _handle(self, request: Request, found: tuple[str, Handler, dict[str, Any]] | None) -> Response:
+    def _handle(self, request: Request,
+                found: tuple[str, Handler, dict[str, Any]] | None) -> Response:
         with self.lock:
             early = self.before_request(request)
             if early is not None:
@@ -417,7 +420,8 @@ class Emulator:
                 try:
                     response = found[1](request)
                 except HTTPError as exc:
-                    response = Response(exc.status, self.error_body(exc.status, exc.body), exc.headers)
+                    response = Response(exc.status, self.error_body(exc.status, exc.body),
+                                        exc.headers)
                 except Exception as exc:  # noqa: BLE001 - an emulator bug answers 500, not silence
                     response = Response(500, self.error_body(
                         500, {"message": f"sandbox error: {type(exc).__name__}: {exc}"}))

@@ -84,7 +84,8 @@ class JournalEntry:
 class StateStore(Protocol):
     """What the engine needs from a state backend."""
 
-    def get_link(self, source: str, store: str, order_id: str, destination_id: str) -> Link | None: ...
+    def get_link(self, source: str, store: str, order_id: str,
+                 destination_id: str) -> Link | None: ...
     def links_for_order(self, source: str, store: str, order_id: str) -> list[Link]: ...
     def link_by_number(self, sink: str, order_number: str) -> Link | None: ...
     def upsert_link(self, link: Link) -> None: ...
@@ -301,7 +302,8 @@ class SQLiteStateStore:
 
     def journal(self, key: str | None = None, limit: int = 100) -> list[JournalEntry]:
         if key:
-            rows = self._q("SELECT * FROM journal WHERE key=? ORDER BY id DESC LIMIT ?", (key, limit))
+            rows = self._q("SELECT * FROM journal WHERE key=? ORDER BY id DESC LIMIT ?",
+                           (key, limit))
         else:
             rows = self._q("SELECT * FROM journal ORDER BY id DESC LIMIT ?", (limit,))
         return [self._entry(r) for r in rows]

@@ -247,7 +247,8 @@ def canonical_order(
         by_line = {}
         for line in products:
             key = (f"pickup:{line.get('order_pickup_method_id')}"
-                   if line.get("order_pickup_method_id") else f"ship:{line.get('order_address_id')}")
+                   if line.get("order_pickup_method_id")
+                   else f"ship:{line.get('order_address_id')}")
             by_line.setdefault(key, []).append(line)
 
     destinations: list[dict[str, Any]] = []

@@ -99,7 +99,8 @@ def _tariff(value: str, path: str) -> str:
     return code
 
 
-def order_body(order_number: str, order: dict[str, Any], destination: dict[str, Any]) -> dict[str, Any]:
+def order_body(order_number: str, order: dict[str, Any],
+               destination: dict[str, Any]) -> dict[str, Any]:
     """The Starshipit create body (``order``) for one destination of a canonical order."""
     number = _exact(order_number, "order_number", "order_number")
     if not number:
@@ -112,7 +113,8 @@ def order_body(order_number: str, order: dict[str, Any], destination: dict[str, 
         raise LimitError("destination.country is missing")
     post_code = _exact(address.get("post_code", ""), "post_code", "destination.post_code")
     if not street:
-        raise LimitError("destination.street is empty once cleaned of blanks and control characters")
+        raise LimitError("destination.street is empty once cleaned of blanks and control "
+                         "characters")
     name = _cut(address.get("name"), "name")
     if not name:
         raise LimitError("destination.name is empty once cleaned of blanks and control characters")

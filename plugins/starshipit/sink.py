@@ -69,7 +69,8 @@ class StarshipitSink:
                 results.append(CreateResult(number, str(created[number]["order_id"])))
                 continue
             reason = _error_for(number, errors) or envelope_errors(body)
-            if "exist" in reason.lower() or "duplicate" in reason.lower() or "unique" in reason.lower():
+            if ("exist" in reason.lower() or "duplicate" in reason.lower()
+                    or "unique" in reason.lower()):
                 # Already there (an earlier run's lost answer): adopt it, never duplicate it.
                 found = self.client.find_order(number)
                 if found:

@@ -60,7 +60,8 @@ def test_hookspec_args_section_lists_every_argument(name: str) -> None:
     doc = inspect.getdoc(function) or ""
     args = doc.split("Args:", 1)[1].split("Returns:", 1)[0].split("Yields:", 1)[0]
     for parameter in inspect.signature(function).parameters:
-        assert re.search(rf"^\s+{parameter}:", args, re.MULTILINE), f"{name}: {parameter} not documented"
+        assert re.search(rf"^\s+{parameter}:", args, re.MULTILINE), (
+            f"{name}: {parameter} not documented")
 
 
 @pytest.mark.parametrize("name", HOOK_NAMES)

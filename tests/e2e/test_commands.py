@@ -33,7 +33,8 @@ def test_run_every_repeats_until_sigterm_and_stops_cleanly(world: World) -> None
     deadline = time.monotonic() + 30
     # Wait for a second run, then ask it to stop.
     while time.monotonic() < deadline:
-        runs = [r for r in world.bc.log.snapshot()["entries"] if "units-of-measurement" in r["path"]]
+        runs = [r for r in world.bc.log.snapshot()["entries"]
+                if "units-of-measurement" in r["path"]]
         if len(runs) >= 2:
             break
         time.sleep(0.05)

@@ -151,7 +151,8 @@ def test_pickup_in_store_off_skips_pickup_consignments(world: World) -> None:
     assert report["skipped_reasons"] == {"pickup in store (Enable Pickup in Store is off)": 1}
 
 
-def test_pickup_in_store_on_imports_with_pickup_carrier_and_sets_awaiting_pickup(world: World) -> None:
+def test_pickup_in_store_on_imports_with_pickup_carrier_and_sets_awaiting_pickup(
+        world: World) -> None:
     world.configure(pickup_in_store=True)
     pickup = world.add_order(pickups=[{}], products=[{"name": "Lamp", "pickup_index": 0}])
 
@@ -204,8 +205,9 @@ def test_update_status_completed_is_set_after_the_shipment(world: World) -> None
     # Order of the writes: the shipment before the status.
     log = [e["path"] for e in world.bc.log.snapshot()["entries"]
            if e["method"] in ("POST", "PUT")]
-    assert log == [f"/stores/{world.bc.stores['main'].store_hash}/v2/orders/{order['id']}/shipments",
-                   f"/stores/{world.bc.stores['main'].store_hash}/v2/orders/{order['id']}"]
+    store_hash = world.bc.stores["main"].store_hash
+    assert log == [f"/stores/{store_hash}/v2/orders/{order['id']}/shipments",
+                   f"/stores/{store_hash}/v2/orders/{order['id']}"]
 
 
 def test_multi_address_order_is_shipped_only_when_every_address_has_shipped(world: World) -> None:

@@ -120,7 +120,8 @@ class PipInstaller:
 
 
 def copy_project(source: Path, destination: Path) -> Path:
-    """A copy of a project without build leftovers, so that building it never writes to ``source``."""
+    """A copy of a project without build leftovers, so that building it never writes to
+    ``source``."""
     shutil.copytree(source, destination, ignore=shutil.ignore_patterns(
         "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
     return destination

@@ -1,4 +1,5 @@
-"""examples/shipsync-hscodes, a separate distribution, installed with pip and run by `shipsync run`."""
+"""examples/shipsync-hscodes, a separate distribution, installed with pip and run by
+`shipsync run`."""
 
 from __future__ import annotations
 

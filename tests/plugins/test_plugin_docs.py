@@ -1,4 +1,5 @@
-"""docs/plugins.md documents every hook spec exactly as declared, and no hook that does not exist."""
+"""docs/plugins.md documents every hook spec exactly as declared, and no hook that does not
+exist."""
 
 from __future__ import annotations
 
