@@ -21,6 +21,7 @@ stop the run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
@@ -42,6 +43,9 @@ from .state import Link, SQLiteStateStore, utcnow
 __all__ = ["Engine", "EngineError", "RunOptions", "StoreReport", "fingerprint"]
 
 IMPORT_OVERLAP = timedelta(minutes=5)  # clock skew between us and the source
+# Shipped rows gathered before writing back: the more, the fewer source calls fetch
+# their orders' state (BigCommerce lists 250 orders of an id range per call).
+WRITEBACK_CHUNK = 5000
 STEPS = ("import", "writeback")
 
 
@@ -288,6 +292,7 @@ class StoreRun:
         self._lock = threading.RLock()  # import and writeback workers share the report
         self._pool: ThreadPoolExecutor | None = None
         self._batches: list[Any] = []  # import batches in flight
+        self._quarantined: set[str] = set()  # order ids quarantined when the step began
 
     # -- bookkeeping ----------------------------------------------------------
     def _event(self, order_id: str, kind: str, detail: str) -> None:
@@ -447,6 +452,8 @@ class StoreRun:
         # An explicit --days is a backfill of the whole window; otherwise only what changed.
         modified_since = (bookmark - IMPORT_OVERLAP) if bookmark and not self.options.days else None
         seen: set[str] = set()
+        self._quarantined = {q["order_id"] for q in
+                             self.state.quarantined(self.source_name, self.store)}
         pages = self.source.orders_to_import(created_since=created_since,
                                              modified_since=modified_since)
         for page in prefetch(pages) if self.engine.concurrency > 1 else pages:
@@ -454,8 +461,7 @@ class StoreRun:
             seen.update(r.order_id for r in page)
             self.handle_page(page)
             self.flush(final=False)
-        retry = [q["order_id"] for q in self.state.quarantined(self.source_name, self.store)
-                 if q["order_id"] not in seen]
+        retry = [order_id for order_id in sorted(self._quarantined) if order_id not in seen]
         if retry:
             for page in self.source.orders_by_id(retry):
                 self._check_stop()
@@ -479,16 +485,22 @@ class StoreRun:
             order = result.order
             if retry and order["status_id"] not in import_statuses:
                 # No longer to import: the merchant moved it on; stop retrying it.
-                if not self.dry:
-                    self.state.release(self.source_name, self.store, order_id)
+                self._release(order_id)
                 self.withdraw_order(order_id, order["status_id"])
                 continue
             mapped = self.map_order(order)
             if mapped is None:
                 continue
-            if not self.dry:
-                self.state.release(self.source_name, self.store, order_id)
+            self._release(order_id)
             self.plan_destinations(mapped, existing_only=existing_only)
+
+    def _release(self, order_id: str) -> None:
+        if not self.dry and order_id in self._quarantined:
+            self.state.release(self.source_name, self.store, order_id)
+            self._quarantined.discard(order_id)
+
+    def _transaction(self) -> Any:
+        return contextlib.nullcontext() if self.dry else self.state.transaction()
 
     def map_order(self, order: dict[str, Any]) -> dict[str, Any] | None:
         order_id = order["order_id"]
@@ -603,9 +615,10 @@ class StoreRun:
                 "order_number": item.order_number, "fingerprint": item.fingerprint}
 
     def create_batch(self, batch: list[_Pending]) -> None:
-        entries = [self.state.journal_intent(self.run_id, self.sink_name, "create_order",
-                                             item.order_number, self._journal_payload(item))
-                   for item in batch]
+        with self.state.transaction():
+            entries = [self.state.journal_intent(self.run_id, self.sink_name, "create_order",
+                                                 item.order_number, self._journal_payload(item))
+                       for item in batch]
         try:
             results = self.sink.create_orders([item.payload for item in batch])
         except InDoubtError:
@@ -617,6 +630,11 @@ class StoreRun:
                 self.fail(item.order["order_id"], f"{item.order_number}: {exc}", item.order)
             return
         by_number = {r.order_number: r for r in results}
+        with self.state.transaction():
+            self._record_results(batch, entries, by_number)
+
+    def _record_results(self, batch: list[_Pending], entries: list[int],
+                        by_number: dict[str, Any]) -> None:
         for item, entry in zip(batch, entries, strict=True):
             result = by_number.get(item.order_number)
             if result is None or result.error or not result.sink_order_id:
@@ -767,32 +785,44 @@ class StoreRun:
         if pending:
             self.write_back(pending)
         newest = bookmark
+        rows: list[tuple[dict[str, Any], Link]] = []
         for page in self.sink.shipped_since(since):
             self._check_stop()
-            rows = []
-            for shipment in page:
-                stamp = _parse_iso(shipment.get("updated") or shipment.get("shipped_date"))
-                if stamp and (newest is None or stamp > newest):
-                    newest = stamp
-                link = self.state.link_by_number(self.sink_name, shipment.get("order_number", ""))
-                if (link is None or link.source != self.source_name or link.store != self.store
-                        or link.state not in ("imported",)):
-                    continue
-                if shipment.get("order_number") in self._written:
-                    continue
-                problems = records.errors_of("shipment.json", shipment)
-                if problems:
-                    self.fail(link.order_id, f"{link.order_number}: invalid shipment record: "
-                              + "; ".join(map(str, problems[:5])), shipment, quarantine=False)
-                    continue
-                if not self.dry:
-                    self._link(self._link_payload(link), link.sink_order_id, "printed",
-                               link.fingerprint, detail=json.dumps(shipment))
-                rows.append((shipment, link))
-            if rows:
+            with self._transaction():  # the page's links, one sync to disk
+                for shipment in page:
+                    stamp = _parse_iso(shipment.get("updated") or shipment.get("shipped_date"))
+                    if stamp and (newest is None or stamp > newest):
+                        newest = stamp
+                    row = self._shipped_row(shipment)
+                    if row:
+                        rows.append(row)
+            # Many rows at once let one source call fetch the state of many orders.
+            if len(rows) >= WRITEBACK_CHUNK:
                 self.write_back(rows)
+                rows = []
+        if rows:
+            self.write_back(rows)
         if not self.dry:
             self.state.set_bookmark(bookmark_key, (newest or started).isoformat())
+
+    def _shipped_row(self, shipment: dict[str, Any]) -> tuple[dict[str, Any], Link] | None:
+        """The shipment with its link, when it is ours and still to write back."""
+        link = self.state.link_by_number(self.sink_name, shipment.get("order_number", ""))
+        if (link is None or link.source != self.source_name or link.store != self.store
+                or link.state not in ("imported",)):
+            return None
+        if shipment.get("order_number") in self._written:
+            return None
+        problems = records.errors_of("shipment.json", shipment)
+        if problems:
+            self.fail(link.order_id, f"{link.order_number}: invalid shipment record: "
+                      + "; ".join(map(str, problems[:5])), shipment, quarantine=False)
+            return None
+        if not self.dry:
+            # Remembered as printed first: a failure below is retried from here next run.
+            self._link(self._link_payload(link), link.sink_order_id, "printed",
+                       link.fingerprint, detail=json.dumps(shipment))
+        return shipment, link
 
     def _link_payload(self, link: Link) -> dict[str, Any]:
         return {"order_id": link.order_id, "destination_id": link.destination_id,
@@ -888,6 +918,14 @@ class StoreRun:
             if not (final_status == 2 and posted_all):
                 if not self.put_status(order_id, final_status, numbers):
                     return
+        with self._transaction():
+            self._record_written(order_id, done)
+        for _link, decision, shipment in done:  # observers run outside the transaction
+            self.hook.shipsync_order_written_back(store=self.store, order_id=order_id,
+                                                  shipment=shipment, decision=decision)
+
+    def _record_written(self, order_id: str,
+                        done: list[tuple[Link, WritebackDecision, dict[str, Any]]]) -> None:
         for link, decision, shipment in done:
             pickup = not decision.create_shipment and decision.status_id == 8
             with self._lock:
@@ -905,8 +943,6 @@ class StoreRun:
                 self._event(order_id, "written_back", f"{link.order_number}: {decision.reason}"
                             + (f" [{', '.join(shipment.get('tracking_numbers') or [])}]"
                                if shipment.get("tracking_numbers") else ""))
-            self.hook.shipsync_order_written_back(store=self.store, order_id=order_id,
-                                                  shipment=shipment, decision=decision)
 
     def post_shipment(self, order_id: str, link: Link, destination: dict[str, Any],
                       shipment: dict[str, Any]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator
@@ -38,6 +39,7 @@ class BigCommerceSource:
         self.settings = store_settings(section)
         options = getattr(context, "http_options", {}) or {}
         workers = int(getattr(context, "concurrency", 4) or 4)
+        self.concurrency = workers
         budget = RateBudget(rate=self.settings["rate_limit"] / 30.0,
                             burst=max(1.0, self.settings["rate_limit"] / 10.0), reserve=workers)
         self.client = BigCommerceClient(self.settings["api_path"], self.settings["access_token"],
@@ -81,14 +83,16 @@ class BigCommerceSource:
         """Specific orders (quarantined ones, retried), batched by id range."""
         ids = sorted({int(i) for i in order_ids if str(i).isdigit()})
         for low, high in _clusters(ids, span=250):
-            wanted = {i for i in ids if low <= i <= high}
-            if len(wanted) == 1:
-                raw = self.client.order(low)
-                pages: Iterable[list[dict[str, Any]]] = [[raw]] if raw else []
-            else:
-                pages = self.client.orders({"min_id": low, "max_id": high})
-            for page in pages:
-                yield self._convert([r for r in page if int(r.get("id", 0)) in wanted])
+            yield self._convert(self._raw_range(ids, low, high))
+
+    def _raw_range(self, ids: list[int], low: int, high: int) -> list[dict[str, Any]]:
+        """The raw orders among ``ids`` between ``low`` and ``high``: one call for many."""
+        wanted = {i for i in ids if low <= i <= high}
+        if len(wanted) == 1:
+            raw = self.client.order(low)
+            return [raw] if raw else []
+        return [r for page in self.client.orders({"min_id": low, "max_id": high})
+                for r in page if int(r.get("id", 0)) in wanted]
 
     def watched_orders(self, modified_since: datetime) -> Iterator[dict[str, Any]]:
         """Orders cancelled, refunded or declined since the bookmark (raw, no lines)."""
@@ -132,12 +136,13 @@ class BigCommerceSource:
 
     # -- writeback ------------------------------------------------------------
     def current_orders(self, order_ids: Iterable[str]) -> dict[str, OrderResult]:
-        """The orders' state now, for writeback: few calls for many orders."""
-        out: dict[str, OrderResult] = {}
-        for page in self.orders_by_id(order_ids):
-            for result in page:
-                out[result.order_id] = result
-        return out
+        """The orders' state now, for writeback: few calls for many orders, in parallel."""
+        ids = sorted({int(i) for i in order_ids if str(i).isdigit()})
+        ranges = list(_clusters(ids, span=250))
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ranges) or 1)),
+                                thread_name_prefix="bigcommerce") as pool:
+            pages = list(pool.map(lambda r: self._raw_range(ids, r[0], r[1]), ranges))
+        return {result.order_id: result for page in pages for result in self._convert(page)}
 
     def shipment_body(self, destination: dict[str, Any], shipment: dict[str, Any],
                       tracking_carrier: str) -> dict[str, Any]:
