@@ -47,7 +47,9 @@ class StarshipitClient:
             "Ocp-Apim-Subscription-Key": _reveal(subscription_key),
             "Content-Type": "application/json",
         }
-        budget = budget or RateBudget(rate=rate_limit, burst=max(1.0, rate_limit))
+        # Starshipit sends no rate-limit headers and counts per fixed window: evenly spaced
+        # requests (no burst) never put more than the quota in any window.
+        budget = budget or RateBudget(rate=rate_limit, burst=1.0)
         self.http = HttpClient(base_url, headers, timeout=timeout, budget=budget, name="starshipit")
         self.http.retry.max_retries = max_retries
 
