@@ -142,7 +142,12 @@ class BigCommerceSource:
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ranges) or 1)),
                                 thread_name_prefix="bigcommerce") as pool:
             pages = list(pool.map(lambda r: self._raw_range(ids, r[0], r[1]), ranges))
-        return {result.order_id: result for page in pages for result in self._convert(page)}
+        found = {}
+        for page in pages:
+            for result in self._convert(page):
+                result.raw = None  # the canonical order is all writeback needs: halve memory
+                found[result.order_id] = result
+        return found
 
     def shipment_body(self, destination: dict[str, Any], shipment: dict[str, Any],
                       tracking_carrier: str) -> dict[str, Any]:
