@@ -15,23 +15,13 @@ from typer.testing import CliRunner
 
 from shipsync import CommandSpec, hookimpl
 from shipsync.cli import EXIT_USAGE, create_app
+from test_config import THREE_MISTAKES
 from shipsync.plugins import PluginHost, make_plugin_manager
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # SGR colour parameters: 30-37, 38;..., 90-97 (foreground) and 40-47, 48;..., 100-107 (background).
 ANSI_COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]")
 
-THREE_MISTAKES = """\
-[starshipit]
-api_key = "k"
-subscription_key = 5
-
-[bigcommerce.stores.main]
-api_path = "https://api.bigcommerce.com/stores/abc123/v3/"
-access_token = "t"
-update_status = 7
-days = 0
-"""
 
 
 def commands_plugin(*specs: CommandSpec) -> SimpleNamespace:

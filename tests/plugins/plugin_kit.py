@@ -14,6 +14,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import util
 from importlib.metadata import version
@@ -108,6 +110,15 @@ class PipInstaller:
         installed = Installed(project, target)
         self.installed.append(installed)
         return installed
+
+    @contextmanager
+    def installed_for(self, project: Path) -> Iterator[Installed]:
+        """Install ``project`` for the block, uninstall it afterwards, even on failure."""
+        installed = self.install(project)
+        try:
+            yield installed
+        finally:
+            self.uninstall(installed)
 
     def uninstall(self, installed: Installed) -> None:
         shutil.rmtree(installed.target, ignore_errors=True)

@@ -30,11 +30,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hscodes(project: Path, pip_installer: PipInstaller) -> Iterator[Installed]:
-    installed = pip_installer.install(project)
-    try:
+    with pip_installer.installed_for(project) as installed:
         yield installed
-    finally:
-        pip_installer.uninstall(installed)
 
 
 @pytest.fixture

@@ -115,11 +115,8 @@ def scaffolded(request: pytest.FixtureRequest, tmp_path: Path,
     result = new(f"acme-{kind}", "--kind", kind, cwd=tmp_path)
     assert result.code == 0, result.stderr
     root = tmp_path / f"acme-{kind}"
-    installed = pip_installer.install(root)
-    try:
+    with pip_installer.installed_for(root) as installed:
         yield root, installed
-    finally:
-        pip_installer.uninstall(installed)
 
 
 def test_scaffolded_plugin_passes_its_own_tests_out_of_the_box(

@@ -93,11 +93,8 @@ def talla(tmp_path_factory: pytest.TempPathFactory,
                               "shipsync-talla", "1.2.0", {
                                   "talla-options": SIZE_MAPPER.format(mapper="talla-options"),
                                   "always-completed": ALWAYS_COMPLETED})
-    installed = pip_installer.install(root)
-    try:
+    with pip_installer.installed_for(root) as installed:
         yield installed
-    finally:
-        pip_installer.uninstall(installed)
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +103,8 @@ def opciones(tmp_path_factory: pytest.TempPathFactory,
     root = write_distribution(tmp_path_factory.mktemp("opciones") / "shipsync-opciones",
                               "shipsync-opciones", "0.3.0", {
                                   "opciones": SIZE_MAPPER.format(mapper="product-options")})
-    installed = pip_installer.install(root)
-    try:
+    with pip_installer.installed_for(root) as installed:
         yield installed
-    finally:
-        pip_installer.uninstall(installed)
 
 
 @pytest.fixture
