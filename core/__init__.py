@@ -18,6 +18,7 @@ from .registry import (
     StatusPolicySpec,
     WritebackContext,
     WritebackDecision,
+    lazy,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "WritebackDecision",
     "hookimpl",
     "hookspec",
+    "lazy",
 ]

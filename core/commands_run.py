@@ -19,11 +19,11 @@ from .engine import Engine, EngineError, RunOptions
 from .http import TransportError
 from .output import console, err_console, print_json
 from .report import render_reports, reports_json
-from .sandboxes import SandboxSet
 from .state import StateError, open_state
 
 if TYPE_CHECKING:
     from .cli import State
+    from .sandboxes import SandboxSet
 
 __all__ = ["register", "parse_duration"]
 
@@ -165,6 +165,8 @@ def _session(state: State, sandbox: bool, orders: int,
             return
         yield config, None
         return
+    from .sandboxes import SandboxSet  # the emulators load only for --sandbox
+
     with tempfile.TemporaryDirectory(prefix="shipsync-sandbox-") as tmp:
         sandboxes = SandboxSet(state.host, orders=orders, seed=seed).start()
         try:
@@ -287,6 +289,8 @@ def register(app: typer.Typer) -> None:
                 _fail(f"{write_config} exists and was not written by `shipsync sandbox`; "
                       "use --force or another --write-config")
         out = console()
+        from .sandboxes import SandboxSet
+
         with _stop_on_signals() as stop:
             sandboxes = SandboxSet(state.host, port=port, orders=orders, seed=seed).start()
             try:

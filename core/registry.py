@@ -7,6 +7,7 @@ refuses two entries of the same kind with the same name, naming both plugins.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
@@ -25,6 +26,7 @@ __all__ = [
     "StatusPolicySpec",
     "WritebackContext",
     "WritebackDecision",
+    "lazy",
 ]
 
 
@@ -134,6 +136,26 @@ class ConfigSchema:
     description: str = ""
     #: Checks a schema cannot express; returns (json path, message) pairs.
     check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """``"package.module:function"`` as a callable that imports the module when first called.
+
+    For registry entries whose code is heavy and rarely used (an API emulator):
+    the hook can return its entry without importing it at every command.
+    """
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"lazy target must be 'module:attribute', got {target!r}")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        function = getattr(importlib.import_module(module_name), attribute)
+        return function(*args, **kwargs)
+
+    call.__name__ = attribute
+    call.__qualname__ = f"lazy({target})"
+    call.__doc__ = f"Imports {module_name} and calls its {attribute}."
+    return call
 
 
 @dataclass(frozen=True)

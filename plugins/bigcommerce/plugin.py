@@ -9,6 +9,7 @@ from shipsync import (
     SourceSpec,
     StatusPolicySpec,
     hookimpl,
+    lazy,
 )
 
 from . import settings, status
@@ -36,9 +37,14 @@ def shipsync_status_policies() -> list[StatusPolicySpec]:
 
 @hookimpl
 def shipsync_sandboxes() -> list[SandboxSpec]:
-    from .sandbox import sandbox_spec  # the emulator loads only when asked for
-
-    return [sandbox_spec()]
+    # The emulator's module loads when a sandbox is started, not at every command.
+    return [SandboxSpec(
+        name="bigcommerce",
+        create=lazy("shipsync_bigcommerce.sandbox:create_sandbox"),
+        config=lazy("shipsync_bigcommerce.sandbox:sandbox_config"),
+        description="BigCommerce stores (v2 orders, shipments, statuses, store; v3 units and "
+                    "customs) with seeded orders, rate limits and fault injection.",
+    )]
 
 
 @hookimpl

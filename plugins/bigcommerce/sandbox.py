@@ -35,7 +35,6 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from shipsync.registry import SandboxSpec
 from shipsync.sandbox import Emulator, FixedWindowLimiter, HTTPError, Request, Response
 
 from .seed import COUNTRIES, WEIGHT_UNITS, generate_customs, generate_orders, length_unit
@@ -44,9 +43,10 @@ __all__ = [
     "ORDER_STATUSES",
     "BigCommerceEmulator",
     "SandboxStore",
+    "create_sandbox",
     "format_rfc2822",
     "parse_api_date",
-    "sandbox_spec",
+    "sandbox_config",
     "store_hash_for",
 ]
 
@@ -1956,7 +1956,7 @@ def _v3_pagination(total: int, count: int, page: int, limit: int) -> dict[str, A
 # --------------------------------------------------------------------------- registry entry
 
 
-def _create(
+def create_sandbox(
     orders: int = 100,
     seed: int = 0,
     stores: Sequence[str] | str = ("main",),
@@ -1976,20 +1976,10 @@ def _create(
     return emulator
 
 
-def _config(emulator: Any, url: str) -> dict[str, Any]:
+def sandbox_config(emulator: Any, url: str) -> dict[str, Any]:
     stores = {
         name: {"api_path": f"{url}/stores/{store.store_hash}/v3/", "client_id": "sandbox-client",
                "access_token": store.access_token}
         for name, store in emulator.stores.items()
     }
     return {"bigcommerce": {"stores": stores}}
-
-
-def sandbox_spec() -> SandboxSpec:
-    return SandboxSpec(
-        name="bigcommerce",
-        create=_create,
-        config=_config,
-        description="BigCommerce stores (v2 orders, shipments, statuses, store; v3 units and "
-                    "customs) with seeded orders, rate limits and fault injection.",
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shipsync import ConfigSchema, SandboxSpec, SinkSpec, hookimpl
+from shipsync import ConfigSchema, SandboxSpec, SinkSpec, hookimpl, lazy
 
 from . import settings
 from .sink import StarshipitSink
@@ -21,6 +21,14 @@ def shipsync_config_schemas() -> list[ConfigSchema]:
 
 @hookimpl
 def shipsync_sandboxes() -> list[SandboxSpec]:
-    from .sandbox import sandbox_spec  # the emulator loads only when asked for
-
-    return [sandbox_spec()]
+    # The emulator's module loads when a sandbox is started, not at every command.
+    return [SandboxSpec(
+        name="starshipit",
+        create=lazy("shipsync_starshipit.sandbox:create_sandbox"),
+        config=lazy("shipsync_starshipit.sandbox:sandbox_config"),
+        play_merchant=lazy("shipsync_starshipit.sandbox:play_merchant"),
+        description=(
+            "Starshipit API emulator: orders, import, labels (AusPost, StarTrack, Pickup In "
+            "Store), shipped readback and tracking, with 2 requests/s per subscription key."
+        ),
+    )]

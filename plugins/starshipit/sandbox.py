@@ -61,7 +61,6 @@ from typing import Any
 
 import requests
 from jsonschema.exceptions import ValidationError
-from shipsync import SandboxSpec
 from shipsync.records import validator
 from shipsync.sandbox import Emulator, FixedWindowLimiter, HTTPError, Request, Response
 
@@ -75,7 +74,6 @@ __all__ = [
     "parse_since",
     "play_merchant",
     "sandbox_config",
-    "sandbox_spec",
     "ticks",
     "tracking_number",
     "tracking_url",
@@ -1265,17 +1263,3 @@ def _post_shipment(
             continue
         return answer.status_code == 200 and bool(answer.json().get("success"))
     return False
-
-
-def sandbox_spec() -> SandboxSpec:
-    """The entry the plugin returns from ``shipsync_sandboxes``."""
-    return SandboxSpec(
-        name="starshipit",
-        create=create_sandbox,
-        config=sandbox_config,
-        play_merchant=play_merchant,
-        description=(
-            "Starshipit API emulator: orders, import, labels (AusPost, StarTrack, Pickup In "
-            "Store), shipped readback and tracking, with 2 requests/s per subscription key."
-        ),
-    )

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 import requests
+from shipsync import SandboxSpec
 from shipsync.sandbox import EmulatorServer, FaultRule
+from shipsync_bigcommerce.plugin import shipsync_sandboxes
 from shipsync_bigcommerce.sandbox import (
     BigCommerceEmulator,
     format_rfc2822,
     parse_api_date,
-    sandbox_spec,
     store_hash_for,
 )
 from shipsync_bigcommerce.seed import CATALOG, generate_customs, generate_orders
@@ -24,6 +25,12 @@ from shipsync_bigcommerce.seed import CATALOG, generate_customs, generate_orders
 STORE = "abc123"
 TOKEN = "token-abc"
 T0 = datetime(2026, 1, 10, 21, 5, 30, tzinfo=UTC)
+
+
+def sandbox_spec() -> SandboxSpec:
+    """The entry the plugin registers (its callables import the emulator when called)."""
+    [spec] = shipsync_sandboxes()
+    return spec
 
 
 class Api:

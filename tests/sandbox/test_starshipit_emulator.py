@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import requests
+from shipsync import SandboxSpec
 from shipsync.sandbox import EmulatorServer, FaultRule
+from shipsync_starshipit.plugin import shipsync_sandboxes
 from shipsync_starshipit.sandbox import (
     SANDBOX_API_KEY,
     SANDBOX_SUBSCRIPTION_KEY,
@@ -18,9 +20,15 @@ from shipsync_starshipit.sandbox import (
     StarshipitRefusal,
     create_sandbox,
     parse_since,
-    sandbox_spec,
     ticks,
 )
+
+
+def sandbox_spec() -> SandboxSpec:
+    """The entry the plugin registers (its callables import the emulator when called)."""
+    [spec] = shipsync_sandboxes()
+    return spec
+
 
 START = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
 
