@@ -122,7 +122,9 @@ class RateBudget:
 
     ``rate`` requests per second with ``burst`` tokens; ``update`` lets an API's
     headers correct it (the quota is shared with the merchant's other apps, so
-    the server's count of requests left wins over ours).
+    the server's count of requests left wins over ours). When the headers tell
+    the window's reset time, whatever is left in the window, less ``reserve``,
+    may be spent at once; at ``reserve`` nobody sends until the window resets.
     """
 
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic,
@@ -150,8 +152,9 @@ class RateBudget:
                 now = self._clock()
                 self._refill(now)
                 wait = max(0.0, self._blocked_until - now)
-                if wait == 0.0 and self.tokens >= 1.0:
-                    self.tokens -= 1.0
+                # (A hair under 1 is a whole token: float refills must not spin forever.)
+                if wait == 0.0 and self.tokens >= 1.0 - 1e-9:
+                    self.tokens = max(0.0, self.tokens - 1.0)
                     return
                 if wait == 0.0:
                     wait = (1.0 - self.tokens) / self.rate
@@ -173,7 +176,11 @@ class RateBudget:
                 self.rate = quota / window_s
                 self.burst = max(1.0, float(quota))
             if left is not None:
-                self.tokens = min(self.tokens, float(max(0, left - self.reserve)))
+                usable = float(max(0, left - self.reserve))
+                # With the window's reset time the server's count is the truth: what is
+                # left in this window may be spent now (the whole budget, not a trickle).
+                # Without it, the count can only lower ours.
+                self.tokens = usable if reset_s else min(self.tokens, usable)
                 if left <= self.reserve and reset_s:
                     self._blocked_until = max(self._blocked_until, now + reset_s)
 

@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "order_prefix": "",
     "sink": "starshipit",
     "rate_limit": 150,
+    "rate_limit_reserve": 0,
 }
 
 _API_PATH = re.compile(r"/stores/[A-Za-z0-9]+/v[23]/?$")
