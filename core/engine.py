@@ -24,8 +24,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,6 +39,7 @@ from .http import InDoubtError, TransportError
 from .plugins import PluginHost
 from .registry import MapperSpec, StatusPolicySpec, WritebackContext, WritebackDecision
 from .state import Link, SQLiteStateStore, utcnow
+from .streams import prefetch
 
 __all__ = ["Engine", "EngineError", "RunOptions", "StoreReport", "fingerprint"]
 
@@ -108,6 +109,7 @@ class StoreReport:
     actions: list[dict[str, Any]] = field(default_factory=list)
     stopped: bool = False
     seconds: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -121,6 +123,7 @@ class StoreReport:
             "not_written_back_reasons": self.not_written_back_reasons,
             "requests": self.requests, "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
+            "step_seconds": {step: round(value, 3) for step, value in self.step_seconds.items()},
         }
         if self.dry_run:
             data["actions"] = self.actions
@@ -147,40 +150,6 @@ class _Pending:
     payload: dict[str, Any]
     fingerprint: str
     attempts: int = 0
-
-
-def prefetch(pages: Iterator[Any], depth: int = 1) -> Iterator[Any]:
-    """Read the next page in the background while the current one is written."""
-    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    done = threading.Event()
-
-    def reader() -> None:
-        try:
-            for page in pages:
-                while not done.is_set():
-                    try:
-                        box.put(("page", page), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if done.is_set():
-                    return
-            box.put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            box.put(("error", exc))
-
-    thread = threading.Thread(target=reader, name="prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = box.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        done.set()
 
 
 class Engine:
@@ -358,11 +327,13 @@ class StoreRun:
         status = "ok"
         try:
             if "import" in self.options.steps:
-                self.import_step()
+                with self._timed("import"):
+                    self.import_step()
             if self.options.between_steps and not self.options.stop.is_set():
                 self.options.between_steps()
             if "writeback" in self.options.steps:
-                self.writeback_step()
+                with self._timed("writeback"):
+                    self.writeback_step()
         except Stopped:
             self.report.stopped = True
             status = "stopped"
@@ -387,6 +358,14 @@ class StoreRun:
                     self.state.release_lease(lease_name, holder)
             self.source.close()
         return self.report
+
+    @contextlib.contextmanager
+    def _timed(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.report.step_seconds[step] = time.perf_counter() - started
 
     # -- settling writes in doubt ---------------------------------------------
     def settle(self) -> None:

@@ -252,6 +252,7 @@ class LogEntry:
     route: str  # the matched pattern, e.g. "GET /stores/{store_hash}/v2/orders"
     fault: str | None = None
     body: str | None = None  # the request body, when the log keeps bodies
+    at: float = 0.0  # time.time() when the request arrived (for timelines)
 
 
 class RequestLog:
@@ -515,7 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.add(LogEntry(
             method=request.method, path=request.path, query=query, status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 3), route=route,
-            fault=fault, body=body,
+            fault=fault, body=body, at=time.time() - (time.perf_counter() - started),
         ))
 
     def _reset(self) -> None:

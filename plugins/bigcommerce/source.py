@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from shipsync.http import ApiError, RateBudget
+from shipsync.streams import merge
 
 from . import mapping
 from .client import BigCommerceClient
@@ -40,12 +42,17 @@ class BigCommerceSource:
         options = getattr(context, "http_options", {}) or {}
         workers = int(getattr(context, "concurrency", 4) or 4)
         self.concurrency = workers
+        # Left unused at the end of each window: room for our calls already in flight,
+        # and what the merchant keeps for the store's other apps.
+        reserve = workers + int(self.settings["rate_limit_reserve"])
         budget = RateBudget(rate=self.settings["rate_limit"] / 30.0,
-                            burst=max(1.0, self.settings["rate_limit"] / 10.0), reserve=workers)
+                            burst=max(1.0, self.settings["rate_limit"] / 10.0), reserve=reserve)
         self.client = BigCommerceClient(self.settings["api_path"], self.settings["access_token"],
                                         budget=budget, **options)
         self._weight_units: str | None = None
+        self._units_future: Future[str] | None = None
         self._customs: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()  # status readers share the units and customs caches
 
     @property
     def requests_made(self) -> int:
@@ -57,9 +64,29 @@ class BigCommerceSource:
     # -- import ---------------------------------------------------------------
     @property
     def weight_units(self) -> str:
-        if self._weight_units is None:  # once per run
-            self._weight_units = self.client.weight_units()
-        return self._weight_units
+        future = self._units_future
+        if future is not None:  # asked for alongside the first orders page
+            self._weight_units = future.result()
+            self._units_future = None
+        with self._lock:
+            if self._weight_units is None:  # once per run
+                self._weight_units = self.client.weight_units()
+            return self._weight_units
+
+    def _ask_units_early(self) -> None:
+        """Fetch the store's units while the first orders page is on its way."""
+        if self._weight_units is not None or self._units_future is not None:
+            return
+        future: Future[str] = Future()
+
+        def fetch() -> None:
+            try:
+                future.set_result(self.client.weight_units())
+            except BaseException as exc:  # noqa: BLE001 - raised where the units are used
+                future.set_exception(exc)
+
+        self._units_future = future
+        threading.Thread(target=fetch, name="bigcommerce-units", daemon=True).start()
 
     def _params(self, status_id: int | None, created_since: datetime | None,
                 modified_since: datetime | None) -> dict[str, Any]:
@@ -74,10 +101,24 @@ class BigCommerceSource:
 
     def orders_to_import(self, *, created_since: datetime,
                          modified_since: datetime | None) -> Iterator[list[OrderResult]]:
-        """Orders in the import statuses, a page at a time (one status per call)."""
-        for status_id in self.settings["import_statuses"]:
-            for page in self.client.orders(self._params(status_id, created_since, modified_since)):
+        """Orders in the import statuses, a page at a time (one status per call).
+
+        BigCommerce filters on one status per call and pages each status by id;
+        with concurrency the statuses are read side by side, pages in the order
+        they arrive.
+        """
+        def status_pages(status_id: int) -> Iterator[list[OrderResult]]:
+            params = self._params(status_id, created_since, modified_since)
+            for page in self.client.orders(params):
                 yield self._convert(page)
+
+        statuses = list(self.settings["import_statuses"])
+        if self.concurrency <= 1 or len(statuses) <= 1:
+            for status_id in statuses:
+                yield from status_pages(status_id)
+            return
+        self._ask_units_early()
+        yield from merge(status_pages(status_id) for status_id in statuses)
 
     def orders_by_id(self, order_ids: Iterable[str]) -> Iterator[list[OrderResult]]:
         """Specific orders (quarantined ones, retried), batched by id range."""
@@ -102,23 +143,51 @@ class BigCommerceSource:
                 yield from page
 
     def _convert(self, rows: list[dict[str, Any]]) -> list[OrderResult]:
+        """Raw orders to results: few calls for the whole page, then no call per order.
+
+        BigCommerce inlines 50 lines per consignment; the products of the orders it
+        truncated are fetched side by side, then the customs information of every
+        product on the page (the fetched lines' too) in batches.
+        """
+        truncated = [row for row in rows if _truncated(row)]
+        products: dict[str, list[dict[str, Any]] | ApiError] = {}
+        if truncated:
+            workers = max(1, min(self.concurrency, len(truncated)))
+            with ThreadPoolExecutor(max_workers=workers,
+                                    thread_name_prefix="bigcommerce-products") as pool:
+                ids = [str(row.get("id")) for row in truncated]
+                products = dict(zip(ids, pool.map(self._order_products, ids), strict=True))
         product_ids: set[int] = set()
         for row in rows:
             product_ids |= _product_ids(row)
-        missing = sorted(product_ids - set(self._customs))
-        if missing:
-            fetched = self.client.customs_information(missing)
-            for product_id in missing:
-                self._customs[product_id] = fetched.get(product_id, {})
-        return [self.convert(row) for row in rows]
+        for lines in products.values():
+            if not isinstance(lines, ApiError):
+                product_ids |= _line_product_ids(lines)
+        with self._lock:  # one reader fetches a product's customs; the others wait for it
+            missing = sorted(product_ids - self._customs.keys())
+            if missing:
+                fetched = self.client.customs_information(missing)
+                for product_id in missing:
+                    self._customs[product_id] = fetched.get(product_id, {})
+        return [self._convert_one(row, products.get(str(row.get("id")))) for row in rows]
+
+    def _order_products(self, order_id: str) -> list[dict[str, Any]] | ApiError:
+        try:
+            return self.client.order_products(order_id)
+        except ApiError as exc:  # this order's answer, not the API's: the others go on
+            return exc
 
     def convert(self, row: dict[str, Any]) -> OrderResult:
+        """One raw order (as listed) to a result, with what it needs fetched."""
+        return self._convert([row])[0]
+
+    def _convert_one(self, row: dict[str, Any],
+                     products: list[dict[str, Any]] | ApiError | None) -> OrderResult:
         order_id = str(row.get("id"))
+        if isinstance(products, ApiError):
+            return OrderResult(order_id, error=f"its products could not be read ({products})",
+                               raw=row)
         try:
-            products = None
-            if mapping.is_truncated(row):
-                # BigCommerce inlines 50 lines per consignment; fetch the rest.
-                products = self.client.order_products(order_id)
             order = mapping.canonical_order(row, store=self.store, weight_units=self.weight_units,
                                             customs=self._customs, products=products)
         except mapping.MappingError as exc:
@@ -139,15 +208,19 @@ class BigCommerceSource:
         """The orders' state now, for writeback: few calls for many orders, in parallel."""
         ids = sorted({int(i) for i in order_ids if str(i).isdigit()})
         ranges = list(_clusters(ids, span=250))
+
+        def read(bounds: tuple[int, int]) -> list[OrderResult]:
+            results = self._convert(self._raw_range(ids, *bounds))
+            for result in results:
+                result.raw = None  # the canonical order is all writeback needs
+            return results
+
+        # Each range is converted as soon as it arrives: only one raw page per worker
+        # is in memory at a time, not the raw orders of the whole chunk.
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ranges) or 1)),
                                 thread_name_prefix="bigcommerce") as pool:
-            pages = list(pool.map(lambda r: self._raw_range(ids, r[0], r[1]), ranges))
-        found = {}
-        for page in pages:
-            for result in self._convert(page):
-                result.raw = None  # the canonical order is all writeback needs: halve memory
-                found[result.order_id] = result
-        return found
+            return {result.order_id: result for results in pool.map(read, ranges)
+                    for result in results}
 
     def shipment_body(self, destination: dict[str, Any], shipment: dict[str, Any],
                       tracking_carrier: str) -> dict[str, Any]:
@@ -191,6 +264,22 @@ class BigCommerceSource:
         return int(raw["status_id"]) if raw else None
 
 
+def _truncated(row: dict[str, Any]) -> bool:
+    try:
+        return mapping.is_truncated(row)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return False  # malformed: converting it says how
+
+
+def _line_product_ids(lines: Iterable[Any]) -> set[int]:
+    found: set[int] = set()
+    for line in lines:
+        product_id = line.get("product_id") if isinstance(line, dict) else None
+        if isinstance(product_id, int) and product_id > 0:
+            found.add(product_id)
+    return found
+
+
 def _product_ids(row: dict[str, Any]) -> set[int]:
     """Product ids of an order's inline lines; malformed parts are left to ``convert``."""
     found: set[int] = set()
@@ -201,10 +290,7 @@ def _product_ids(row: dict[str, Any]) -> set[int]:
         group = consignments.get(kind)
         for consignment in group if isinstance(group, list) else []:
             lines = consignment.get("line_items") if isinstance(consignment, dict) else None
-            for line in lines if isinstance(lines, list) else []:
-                product_id = line.get("product_id") if isinstance(line, dict) else None
-                if isinstance(product_id, int) and product_id > 0:
-                    found.add(product_id)
+            found |= _line_product_ids(lines if isinstance(lines, list) else [])
     return found
 
 

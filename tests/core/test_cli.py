@@ -158,3 +158,30 @@ def test_plugins_table_lists_the_loaded_plugins() -> None:
     assert greeter["hooks"] == ["shipsync_commands"]
     assert greeter["components"] == {"commands": ["hello"]}
     assert greeter["distribution"] is None  # registered directly, not from a distribution
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def test_commands_that_start_no_emulator_do_not_load_one() -> None:
+    # The emulators are large modules; every `shipsync run` would pay for importing them.
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom shipsync.cli import main\n"
+              "for argv in (['--version'], ['plugins', '--json'], ['run', '--help']):\n"
+              "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+              "print(sorted(m for m in sys.modules if m.endswith('sandbox')), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_lazy_entry_imports_its_module_when_called() -> None:
+    from shipsync import lazy
+
+    dumps = lazy("json:dumps")
+    assert dumps({"a": 1}) == '{"a": 1}'
+    with pytest.raises(ValueError, match="module:attribute"):
+        lazy("json.dumps")

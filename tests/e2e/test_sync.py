@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from shipsync.sandbox import FaultRule
 from sync_world import API_KEY, World
 
 
@@ -113,6 +114,24 @@ def test_customs_information_and_store_weight_unit_are_applied(world: World) -> 
     assert item["tariff_code"] == "6402990009"  # the destination country's code wins over ALL
     assert item["country_of_origin"] == "VN"
     assert created["destination"]["country"] == "New Zealand"
+
+
+def test_an_order_of_more_than_50_lines_keeps_every_line_and_its_customs(world: World) -> None:
+    # BigCommerce inlines 50 lines per consignment; the rest come from the products call,
+    # and the customs of the products only those lines hold must be fetched too.
+    world.add_order(shipping_addresses=[_address(country_iso2="NZ", city="Auckland",
+                                                 state="Auckland", zip="1010")],
+                    products=[{"name": f"Part {n}", "sku": f"P-{n}", "product_id": 500 + n}
+                              for n in range(55)])
+    world.bc.set_customs("main", 554, "JP", {"ALL": "950300"})
+
+    report = world.run()
+
+    assert report["imported"] == 1 and report["failed"] == 0
+    [created] = world.starshipit_orders().values()
+    assert len(created["items"]) == 55
+    [last] = [item for item in created["items"] if item["sku"] == "P-54"]
+    assert last["tariff_code"] == "950300" and last["country_of_origin"] == "JP"
 
 
 def test_digital_and_gift_certificate_lines_are_left_out(world: World) -> None:
@@ -331,6 +350,27 @@ def test_json_report_has_every_count_and_requests_per_api(world: World) -> None:
         assert key in report
     assert report["requests"]["bigcommerce"] >= 2 and report["requests"]["starshipit"] >= 1
     assert report["requests"]["bigcommerce"] == world.bc.log.snapshot()["total"]
+    # Wall time of each step, within the run's own.
+    assert set(report["step_seconds"]) == {"import", "writeback"}
+    assert 0 < sum(report["step_seconds"].values()) <= report["seconds"]
+
+
+def test_the_import_statuses_are_read_side_by_side(world: World) -> None:
+    # BigCommerce filters one status per call: with 0.4 s per call, reading Awaiting
+    # Shipment and Awaiting Fulfillment one after the other would not overlap.
+    for status_id in (9, 11, 9, 11):
+        world.add_order(shipping_addresses=[_address()], products=[{"name": "Jug"}],
+                        status_id=status_id)
+    world.bc.faults.replace([FaultRule("latency", seconds=0.4, path="/v2/orders$")])
+
+    report = world.cli("import", "bigcommerce", "--json").json()["stores"][0]
+
+    assert report["imported"] == 4
+    lists = [e for e in world.bc.log.entries if e.route.endswith("/v2/orders")]
+    by_status = {status: next(e for e in lists if f"status_id={status}" in e.query)
+                 for status in (9, 11)}
+    first, second = sorted(by_status.values(), key=lambda e: e.at)
+    assert second.at < first.at + first.duration_ms / 1000, "statuses were read in sequence"
 
 
 def test_import_and_writeback_commands_run_each_half(world: World) -> None:
@@ -342,6 +382,8 @@ def test_import_and_writeback_commands_run_each_half(world: World) -> None:
 
     assert imported["imported"] == 1 and imported["written_back"] == 0
     assert written["written_back"] == 1 and written["imported"] == 0
+    assert set(imported["step_seconds"]) == {"import"}
+    assert set(written["step_seconds"]) == {"writeback"}
 
 
 def test_explain_says_why_an_order_was_not_imported_and_where_writeback_stands(
