@@ -455,7 +455,10 @@ class StoreRun:
     def handle_page(self, page: Iterable[Any], *, retry: bool = False,
                     existing_only: bool = False) -> None:
         import_statuses = set(self.store_config.get("import_statuses") or [])
+        batch_size = int(getattr(self.sink, "batch_size", 1)) or 1
         for result in page:
+            if len(self.pending) >= batch_size:
+                self.flush(final=False)  # a full batch goes now, not after the whole page
             self._tick("import")
             order_id = result.order_id
             if result.error:
