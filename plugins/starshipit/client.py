@@ -18,6 +18,7 @@ __all__ = ["StarshipitClient", "IMPORT_LIMIT", "PAGE_LIMIT", "envelope_errors"]
 IMPORT_LIMIT = 50  # orders per POST /api/orders/import
 PAGE_LIMIT = 250  # rows per page of /api/orders/shipped
 MAX_REPEATS = 3  # a page repeated more often than this fails the call
+PACING = 0.95  # share of the configured rate_limit actually sent (see StarshipitClient)
 
 
 def envelope_errors(body: Any) -> str:
@@ -47,9 +48,11 @@ class StarshipitClient:
             "Ocp-Apim-Subscription-Key": _reveal(subscription_key),
             "Content-Type": "application/json",
         }
-        # Starshipit sends no rate-limit headers and counts per fixed window: evenly spaced
-        # requests (no burst) never put more than the quota in any window.
-        budget = budget or RateBudget(rate=rate_limit, burst=1.0)
+        # Starshipit sends no rate-limit headers and counts per fixed window: requests go
+        # evenly spaced (no burst), a little under the quota, because the network's jitter
+        # would now and then land one more in a window than it admits, and each 429 costs
+        # a whole second (Retry-After is in whole seconds).
+        budget = budget or RateBudget(rate=rate_limit * PACING, burst=1.0)
         self.http = HttpClient(base_url, headers, timeout=timeout, budget=budget, name="starshipit")
         self.http.retry.max_retries = max_retries
 
