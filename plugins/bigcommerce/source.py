@@ -113,7 +113,7 @@ class BigCommerceSource:
                 yield self._convert(page)
 
         statuses = list(self.settings["import_statuses"])
-        if self.concurrency <= 1 or len(statuses) <= 1:
+        if self.concurrency <= 1:
             for status_id in statuses:
                 yield from status_pages(status_id)
             return
