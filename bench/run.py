@@ -384,6 +384,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite results.md and results.png from bench/out/results.json")
     args = parser.parse_args(argv)
+    args.data = args.data.resolve()  # the measured processes run in their own folders
     args.quotas = Quotas(scale=args.scale)
     args.latency_model = Latency.parse(args.latency)
     args.size_list = [100] if args.quick else [int(s) for s in args.sizes.split(",") if s]
