@@ -74,7 +74,10 @@ class BigCommerceSource:
             return self._weight_units
 
     def _ask_units_early(self) -> None:
-        """Fetch the store's units while the first orders page is on its way."""
+        """Fetch the store's units (once) while the first page's other calls are made.
+
+        Not before a page has orders: a run with nothing to import needs no units.
+        """
         if self._weight_units is not None or self._units_future is not None:
             return
         future: Future[str] = Future()
@@ -117,7 +120,6 @@ class BigCommerceSource:
             for status_id in statuses:
                 yield from status_pages(status_id)
             return
-        self._ask_units_early()
         yield from merge(status_pages(status_id) for status_id in statuses)
 
     def orders_by_id(self, order_ids: Iterable[str]) -> Iterator[list[OrderResult]]:
@@ -149,6 +151,8 @@ class BigCommerceSource:
         truncated are fetched side by side, then the customs information of every
         product on the page (the fetched lines' too) in batches.
         """
+        if rows and self.concurrency > 1:
+            self._ask_units_early()  # alongside this page's products and customs calls
         truncated = [row for row in rows if _truncated(row)]
         products: dict[str, list[dict[str, Any]] | ApiError] = {}
         if truncated:
