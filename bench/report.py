@@ -317,7 +317,8 @@ def _drop_bad_peaks(row: dict[str, Any]) -> None:
         row["peak_mb"] = None
 
 
-def render(results: dict[str, Any], png: Path) -> tuple[str, Path | None]:
+def render(results: dict[str, Any], png: Path,
+           raw: str = "bench/out/results.json") -> tuple[str, Path | None]:
     for entry in results["sizes"].values():
         for rows in entry["rows"].values():
             for row in rows:
@@ -334,7 +335,7 @@ def render(results: dict[str, Any], png: Path) -> tuple[str, Path | None]:
         _recompute(results["big"], results["big"]["meta"])
     lines = ["# shipsync benchmark results (issue 6)", "",
              ("Written by `python bench/run.py` (see bench/README.md); do not edit by hand. "
-             "Raw numbers: bench/out/results.json."), ""]
+             f"Raw numbers: {raw}."), ""]
     sizes = sorted(results["sizes"], key=int)
     if sizes:
         meta = next(iter(_metas(results["sizes"][sizes[-1]]).values()))

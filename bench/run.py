@@ -379,6 +379,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=BENCH / "out",
                         help="raw results, logs and state files (default bench/out); with "
                              "another directory, results.md and results.png go there too")
+    parser.add_argument("--output", metavar="NAME",
+                        help="write bench/NAME.md and bench/NAME.png (e.g. results-real-quotas "
+                             "for a --scale 1 run kept in its own --data directory)")
     parser.add_argument("--fresh", action="store_true",
                         help="forget earlier results instead of merging with them")
     parser.add_argument("--render-only", action="store_true",
@@ -450,11 +453,18 @@ def main(argv: list[str] | None = None) -> int:
         if settings.big:
             big = {**big_row(settings), "meta": settings_meta(settings)}
             results = update_results(store, lambda results: results.update(big=big))
-    # results.md and results.png belong in bench/ only for the default data directory.
-    target = BENCH if settings.data.resolve() == (BENCH / "out").resolve() else settings.data
-    markdown, plotted = render(results, target / "results.png")
-    (target / "results.md").write_text(markdown)
-    log(f"wrote {target / 'results.md'}" + (f" and {plotted}" if plotted else ""))
+    # results.md and results.png belong in bench/ only for the default data directory,
+    # or under the name --output gives.
+    if settings.output:
+        markdown_path = BENCH / f"{settings.output}.md"
+    elif settings.data == (BENCH / "out").resolve():
+        markdown_path = BENCH / "results.md"
+    else:
+        markdown_path = settings.data / "results.md"
+    raw = store.relative_to(REPO) if store.is_relative_to(REPO) else store
+    markdown, plotted = render(results, markdown_path.with_suffix(".png"), raw=str(raw))
+    markdown_path.write_text(markdown)
+    log(f"wrote {markdown_path}" + (f" and {plotted}" if plotted else ""))
     return 0
 
 
