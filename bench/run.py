@@ -145,7 +145,7 @@ def shipsync_rows(n: int, settings: argparse.Namespace) -> list[dict[str, Any]]:
     with Bench(n, settings.quotas, settings.latency_model, seed=settings.seed,
                workdir=workdir) as bench:
         base = [sys.executable, "-m", "shipsync", "--config", str(bench.config_path)]
-        for step in ("import", "writeback"):
+        for step in settings.step_list:
             if step == "writeback":
                 printed = bench.print_labels(settings.print_fraction, seed=settings.seed,
                                              in_order=settings.print_order == "id")
@@ -379,6 +379,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=BENCH / "out",
                         help="raw results, logs and state files (default bench/out); with "
                              "another directory, results.md and results.png go there too")
+    parser.add_argument("--steps", default="import,writeback",
+                        help="shipsync steps to measure (default import,writeback; "
+                             "import alone skips the long writeback at the real quotas)")
     parser.add_argument("--output", metavar="NAME",
                         help="write bench/NAME.md and bench/NAME.png (e.g. results-real-quotas "
                              "for a --scale 1 run kept in its own --data directory)")
@@ -392,6 +395,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.latency_model = Latency.parse(args.latency)
     args.size_list = [100] if args.quick else [int(s) for s in args.sizes.split(",") if s]
     args.approach_list = [a.strip() for a in args.approaches.split(",") if a.strip()]
+    args.step_list = [s.strip() for s in args.steps.split(",") if s.strip()]
+    if not args.step_list or set(args.step_list) - {"import", "writeback"}:
+        parser.error("--steps takes import and/or writeback")
+    args.step_list.sort(key=["import", "writeback"].index)
     unknown = set(args.approach_list) - set(APPROACHES)
     if unknown:
         parser.error(f"unknown approaches: {', '.join(sorted(unknown))}")
