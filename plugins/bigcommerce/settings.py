@@ -40,7 +40,8 @@ def stores(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def check(section: dict[str, Any]) -> list[tuple[str, str]]:
-    """What the schema cannot say: URL safety and unique order prefixes per account."""
+    """What the schema cannot say: URL safety, unique order prefixes per account, and a
+    rate-limit reserve that leaves shipsync some of the window."""
     problems: list[tuple[str, str]] = []
     prefixes: dict[tuple[str, str], str] = {}
     for name, raw in (section.get("stores") or {}).items():
@@ -53,6 +54,11 @@ def check(section: dict[str, Any]) -> list[tuple[str, str]]:
         elif not _API_PATH.search(api_path.split("?")[0]):
             problems.append((f"{path}.api_path", f"{api_path!r} does not look like a BigCommerce "
                              "API path (…/stores/STORE_HASH/v3/)"))
+        if store["rate_limit_reserve"] >= store["rate_limit"]:
+            problems.append((f"{path}.rate_limit_reserve",
+                             f"{store['rate_limit_reserve']} leaves none of the store's "
+                             f"{store['rate_limit']} requests per window to shipsync; keep it "
+                             "below rate_limit"))
         key = (store["sink"], store["order_prefix"])
         if key in prefixes:
             problems.append((f"{path}.order_prefix",

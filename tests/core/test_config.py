@@ -312,6 +312,16 @@ def test_stores_with_different_prefixes_or_accounts_are_accepted(
     assert sorted(config.section("bigcommerce")["stores"]) == ["au", "nz", "uk"]
 
 
+def test_a_rate_limit_reserve_that_leaves_shipsync_nothing_is_refused(
+        write_config: Callable[..., Path], load: Any) -> None:
+    api = "https://api.bigcommerce.com/stores/aaa111/v3/"
+    with pytest.raises(ConfigError) as caught:
+        load(write_config(STARSHIPIT + store("main", api) + "rate_limit_reserve = 150\n"))
+    assert "below rate_limit" in problems_of(caught)["$.bigcommerce.stores.main.rate_limit_reserve"]
+    config = load(write_config(STARSHIPIT + store("main", api) + "rate_limit_reserve = 30\n"))
+    assert config.section("bigcommerce")["stores"]["main"]["rate_limit_reserve"] == 30
+
+
 # --------------------------------------------------------------------------- files
 
 
