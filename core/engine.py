@@ -248,6 +248,7 @@ class StoreRun:
         self.dry = options.dry_run
         self.sink_name = store_config.get("sink", "starshipit")
         self.sink = engine.sink(self.sink_name)
+        self.batch_size = int(getattr(self.sink, "batch_size", 1)) or 1  # orders per sink call
         self.source = engine.source(source_name, store, store_config)
         self.mappers = engine.mappers()
         self.policies = engine.policies(store, store_config)
@@ -455,9 +456,8 @@ class StoreRun:
     def handle_page(self, page: Iterable[Any], *, retry: bool = False,
                     existing_only: bool = False) -> None:
         import_statuses = set(self.store_config.get("import_statuses") or [])
-        batch_size = int(getattr(self.sink, "batch_size", 1)) or 1
         for result in page:
-            if len(self.pending) >= batch_size:
+            if len(self.pending) >= self.batch_size:
                 self.flush(final=False)  # a full batch goes now, not after the whole page
             self._tick("import")
             order_id = result.order_id
@@ -554,7 +554,7 @@ class StoreRun:
 
     def flush(self, *, final: bool) -> None:
         """Send full batches (all of them when ``final``), several at once when allowed."""
-        batch_size = int(getattr(self.sink, "batch_size", 1)) or 1
+        batch_size = self.batch_size
         while True:
             with self._lock:
                 ready = self.pending and (final or len(self.pending) >= batch_size)
