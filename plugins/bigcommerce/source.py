@@ -52,7 +52,9 @@ class BigCommerceSource:
         self._weight_units: str | None = None
         self._units_future: Future[str] | None = None
         self._customs: dict[int, dict[str, Any]] = {}
-        self._lock = threading.Lock()  # status readers share the units and customs caches
+        # The status readers share these caches: one fetches, the others wait for it.
+        self._units_lock = threading.Lock()
+        self._customs_lock = threading.Lock()
 
     @property
     def requests_made(self) -> int:
@@ -64,11 +66,13 @@ class BigCommerceSource:
     # -- import ---------------------------------------------------------------
     @property
     def weight_units(self) -> str:
+        if self._weight_units is not None:
+            return self._weight_units
         future = self._units_future
         if future is not None:  # asked for alongside the first orders page
             self._weight_units = future.result()
-            self._units_future = None
-        with self._lock:
+            return self._weight_units
+        with self._units_lock:
             if self._weight_units is None:  # once per run
                 self._weight_units = self.client.weight_units()
             return self._weight_units
@@ -78,9 +82,11 @@ class BigCommerceSource:
 
         Not before a page has orders: a run with nothing to import needs no units.
         """
-        if self._weight_units is not None or self._units_future is not None:
-            return
         future: Future[str] = Future()
+        with self._units_lock:  # the status readers may both get here first
+            if self._weight_units is not None or self._units_future is not None:
+                return
+            self._units_future = future
 
         def fetch() -> None:
             try:
@@ -88,7 +94,6 @@ class BigCommerceSource:
             except BaseException as exc:  # noqa: BLE001 - raised where the units are used
                 future.set_exception(exc)
 
-        self._units_future = future
         threading.Thread(target=fetch, name="bigcommerce-units", daemon=True).start()
 
     def _params(self, status_id: int | None, created_since: datetime | None,
@@ -167,13 +172,14 @@ class BigCommerceSource:
         for lines in products.values():
             if not isinstance(lines, ApiError):
                 product_ids |= _line_product_ids(lines)
-        with self._lock:  # one reader fetches a product's customs; the others wait for it
+        with self._customs_lock:  # one reader fetches a product's customs; the others wait
             missing = sorted(product_ids - self._customs.keys())
             if missing:
                 fetched = self.client.customs_information(missing)
                 for product_id in missing:
                     self._customs[product_id] = fetched.get(product_id, {})
-        return [self._convert_one(row, products.get(str(row.get("id")))) for row in rows]
+        units = self.weight_units if rows else ""
+        return [self._convert_one(row, products.get(str(row.get("id"))), units) for row in rows]
 
     def _order_products(self, order_id: str) -> list[dict[str, Any]] | ApiError:
         try:
@@ -185,14 +191,14 @@ class BigCommerceSource:
         """One raw order (as listed) to a result, with what it needs fetched."""
         return self._convert([row])[0]
 
-    def _convert_one(self, row: dict[str, Any],
-                     products: list[dict[str, Any]] | ApiError | None) -> OrderResult:
+    def _convert_one(self, row: dict[str, Any], products: list[dict[str, Any]] | ApiError | None,
+                     weight_units: str) -> OrderResult:
         order_id = str(row.get("id"))
         if isinstance(products, ApiError):
             return OrderResult(order_id, error=f"its products could not be read ({products})",
                                raw=row)
         try:
-            order = mapping.canonical_order(row, store=self.store, weight_units=self.weight_units,
+            order = mapping.canonical_order(row, store=self.store, weight_units=weight_units,
                                             customs=self._customs, products=products)
         except mapping.MappingError as exc:
             return OrderResult(order_id, error=str(exc), raw=row)
