@@ -9,7 +9,7 @@ order with its consignments and line items inline, as the list call with
 - ``engine``: what the engine does per order today (core/engine.py
   ``map_order`` and ``plan_destinations``): the above, plus validating again
   after the mapper, validating each body against
-  ``starshipit/order_create.json`` (``StarshipitSink.payload``) and its
+  the Starshipit plugin's ``api/order_create.json`` (``StarshipitSink.payload``) and its
   fingerprint.
 
 Each stage is also timed alone, so the slow one is visible.
@@ -24,7 +24,7 @@ from typing import Any
 
 from harness import seeded_import_orders
 from shipsync.engine import fingerprint
-from shipsync.records import errors_of
+from shipsync.records import errors_of, schemas_of
 from shipsync_bigcommerce.mapping import canonical_order
 from shipsync_bigcommerce.options import map_options
 from shipsync_bigcommerce.sandbox import BigCommerceEmulator
@@ -34,6 +34,7 @@ from shipsync_starshipit.mapping import order_body
 __all__ = ["local_throughput", "raw_orders"]
 
 WEIGHT_UNITS = "KGS"
+STARSHIPIT = schemas_of("shipsync_starshipit")
 
 
 def raw_orders(count: int, seed: int = 7) -> tuple[list[dict[str, Any]], dict[int, Any]]:
@@ -101,7 +102,7 @@ def local_throughput(count: int = 2000, min_seconds: float = 3.0, seed: int = 7)
             for number, destination in zip(_numbers(order), order["destinations"], strict=True):
                 if destination["items"]:
                     body = order_body(number, order, destination)
-                    problems += len(errors_of("starshipit/order_create.json", body))
+                    problems += len(STARSHIPIT.errors("api/order_create.json", body))
                     fingerprint(body)
         return problems
 
@@ -112,8 +113,8 @@ def local_throughput(count: int = 2000, min_seconds: float = 3.0, seed: int = 7)
         "order_body": lambda: sum(
             0 for o in mapped for n, d in zip(_numbers(o), o["destinations"], strict=True)
             if d["items"] and order_body(n, o, d) is None),
-        "errors_of(starshipit/order_create.json)": lambda: sum(
-            len(errors_of("starshipit/order_create.json", b)) for b in bodies),
+        "errors(starshipit api/order_create.json)": lambda: sum(
+            len(STARSHIPIT.errors("api/order_create.json", b)) for b in bodies),
         "fingerprint": lambda: sum(0 for b in bodies if fingerprint(b) is None),
     }
     result: dict[str, Any] = {"orders": len(orders), "destinations": len(bodies),

@@ -1,4 +1,4 @@
-"""The Starshipit emulator against schemas/starshipit/: what it serves and what it refuses."""
+"""The Starshipit emulator against the plugin's schemas/api/: what it serves and what it refuses."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from shipsync.records import validator
+from shipsync.records import schemas_of
 from shipsync.sandbox import EmulatorServer, FaultRule
 from shipsync_starshipit.sandbox import (
     SANDBOX_API_KEY,
@@ -18,7 +18,8 @@ from shipsync_starshipit.sandbox import (
     create_sandbox,
 )
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "starshipit"
+SCHEMAS = schemas_of("shipsync_starshipit")
+SCHEMA_DIR = Path(str(SCHEMAS.root)) / "api"
 SCHEMA_FILES = sorted(p.name for p in SCHEMA_DIR.glob("*.json"))
 SOURCE_TAGS = (
     "[KB-API]",
@@ -62,7 +63,7 @@ HEADERS = {
 
 
 def errors(schema: str, instance: Any) -> list[str]:
-    return [e.message for e in validator(f"starshipit/{schema}.json").iter_errors(instance)]
+    return [e.message for e in SCHEMAS.validator(f"api/{schema}.json").iter_errors(instance)]
 
 
 def valid_order(number: str = "1001") -> dict[str, Any]:
@@ -178,7 +179,7 @@ def client(emulator: StarshipitEmulator) -> Iterator[CheckedClient]:
 @pytest.mark.parametrize("name", SCHEMA_FILES)
 def test_schema_is_draft_2020_12_with_its_id_and_a_source_tag(name: str) -> None:
     schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
-    validator(f"starshipit/{name}").check_schema(schema)
+    SCHEMAS.validator(f"api/{name}").check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == f"https://shipsync.dev/schemas/starshipit/{name}"
     assert any(tag in schema["description"] for tag in SOURCE_TAGS), (

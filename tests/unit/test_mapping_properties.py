@@ -133,7 +133,7 @@ def test_starshipit_bodies_respect_every_documented_limit(order: dict[str, Any],
         except ss.LimitError as exc:
             assert str(exc)
             continue
-        assert records.errors_of("starshipit/order_create.json", body) == []
+        assert records.schemas_of("shipsync_starshipit").errors("api/order_create.json", body) == []
         for key, value in body["destination"].items():
             if key in ss.LIMITS:
                 assert len(value) <= ss.LIMITS[key], key

@@ -51,7 +51,7 @@ class StarshipitSink:
                 destination: dict[str, Any]) -> dict[str, Any]:
         """The body for one destination; raises ValueError naming the bad field."""
         body = mapping.order_body(order_number, order, destination)
-        problems = records.errors_of("starshipit/order_create.json", body)
+        problems = records.schemas_of("shipsync_starshipit").errors("api/order_create.json", body)
         if problems:
             raise ValueError("; ".join(str(p) for p in problems))
         return body

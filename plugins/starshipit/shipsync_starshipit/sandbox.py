@@ -3,7 +3,7 @@
 It imitates what shipsync uses (fact sheet: /work/shared/reference/starshipit-api.md):
 creating and importing orders, looking them up, updating and deleting them,
 listing unshipped and shipped orders, printing labels and tracking. Request
-bodies are checked against ``schemas/starshipit/*.json``, the same schemas the
+bodies are checked against the plugin's ``schemas/*.json``, the same schemas the
 contract tests hold the emulator's answers to.
 
 Choices where the fact sheet is silent (⚠ in the sheet):
@@ -61,7 +61,7 @@ from typing import Any
 
 import requests
 from jsonschema.exceptions import ValidationError
-from shipsync.records import validator
+from shipsync.records import schemas_of
 from shipsync.sandbox import Emulator, FixedWindowLimiter, HTTPError, Request, Response
 
 __all__ = [
@@ -302,8 +302,8 @@ def _describe(error: ValidationError, skip: int = 0) -> str:
 
 
 def schema_errors(name: str, body: Any) -> list[ValidationError]:
-    """Errors of ``body`` against ``schemas/starshipit/NAME.json``, in path order."""
-    found = validator(f"starshipit/{name}.json").iter_errors(body)
+    """Errors of ``body`` against the plugin's ``schemas/NAME.json``, in path order."""
+    found = schemas_of("shipsync_starshipit").validator(f"api/{name}.json").iter_errors(body)
     return sorted(found, key=lambda e: [str(p) for p in e.absolute_path])
 
 

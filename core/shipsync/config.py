@@ -109,7 +109,8 @@ class Config:
     secret_paths: list[tuple[str, ...]] = field(default_factory=list, repr=False)
 
     def section(self, name: str) -> dict[str, Any]:
-        return self.data.get(name, {})
+        value = self.data.get(name)
+        return value if isinstance(value, dict) else {}
 
     def redacted(self) -> dict[str, Any]:
         return redact(self.raw, self.schema)
@@ -166,7 +167,8 @@ def compose_schema(sections: Iterable[ConfigSchema]) -> dict[str, Any]:
         if entry.description and "description" not in section_schema:
             section_schema["description"] = entry.description
         schema["properties"][entry.section] = section_schema
-    return _with_env_refs(schema)
+    composed: dict[str, Any] = _with_env_refs(schema)
+    return composed
 
 
 def _kind(value: Any) -> str:
