@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Iterator
 import pytest
 
 from . import records
-from .engine import Context
+from .contracts import Context, HttpOptions, SinkCapabilities, SourceCapabilities
 from .plugins import PluginHost
 from .registry import MapperSpec, SinkSpec, SourceSpec
 from .sandboxes import SandboxSet
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 # Short timeouts and few retries: a conformance test talks to a local sandbox.
-TEST_HTTP_OPTIONS: dict[str, Any] = {"timeout": 10.0, "max_retries": 2}
+TEST_HTTP_OPTIONS = HttpOptions(timeout=10.0, max_retries=2)
 
 
 # --------------------------------------------------------------------------- the corpus
@@ -384,8 +384,8 @@ class SourceConformance:
     def source(self, source_spec: SourceSpec, source_store: tuple[str, dict[str, Any]],
                source_config: dict[str, Any]) -> Iterator[Any]:
         name, section = source_store
-        built = source_spec.factory(name, section,
-                                    Context(source_config, name, section, dict(TEST_HTTP_OPTIONS)))
+        context = Context(source_config, name, section, HttpOptions(**TEST_HTTP_OPTIONS))
+        built = source_spec.factory(name, section, context)
         try:
             yield built
         finally:
@@ -479,10 +479,29 @@ class SourceConformance:
             assert result.order_id == order_id
             assert result.order and not records.errors_of("order.json", result.order)
 
-    def test_orders_to_import_are_shippable(self, source: Any, source_results: list[Any]) -> None:
+    def test_orders_to_import_are_shippable_and_importable(self, source: Any,
+                                                           source_results: list[Any]) -> None:
         for result in self.readable(source_results):
-            reason = source.not_shippable_reason(result.order["status_id"])
+            reason = (source.not_shippable_reason(result.order["status_id"])
+                      or source.not_importable_reason(result.order))
             assert reason is None, f"order {result.order_id} was yielded to import but {reason}"
+
+    def test_declares_its_capabilities_and_every_method(self, source: Any) -> None:
+        assert isinstance(getattr(source, "capabilities", None), SourceCapabilities), (
+            "the source must declare its capabilities (shipsync.contracts.SourceCapabilities)")
+        for method in ("orders_to_import", "orders_by_id", "current_orders", "withdrawn_orders",
+                       "not_importable_reason", "not_shippable_reason", "shipment_body",
+                       "create_shipment", "find_shipment", "set_status", "close"):
+            assert callable(getattr(source, method, None)), f"the source has no {method}()"
+
+    def test_withdrawn_orders_yields_pages_of_order_results(self, source: Any) -> None:
+        since = datetime.now(timezone.utc) - timedelta(days=self.import_window_days)
+        for page in source.withdrawn_orders(since):
+            assert isinstance(page, list), f"a page must be a list, got {type(page).__name__}"
+            for result in page:
+                assert isinstance(result.order_id, str) and result.order_id, repr(result)
+                assert result.status_id is not None or result.error, (
+                    f"order {result.order_id}: a withdrawn order must say its status_id")
 
     def test_counts_its_requests(self, source: Any, source_results: list[Any]) -> None:
         assert isinstance(source.requests_made, int) and source.requests_made >= 0
@@ -521,8 +540,8 @@ class SinkConformance:
 
     @pytest.fixture
     def sink(self, sink_spec: SinkSpec, sink_config: dict[str, Any]) -> Iterator[Any]:
-        built = sink_spec.factory(sink_config.get(self.sink_name) or {},
-                                  Context(sink_config, http_options=dict(TEST_HTTP_OPTIONS)))
+        context = Context(sink_config, http_options=HttpOptions(**TEST_HTTP_OPTIONS))
+        built = sink_spec.factory(sink_config.get(self.sink_name) or {}, context)
         try:
             yield built
         finally:
@@ -532,17 +551,18 @@ class SinkConformance:
     def sink_orders(self) -> list[dict[str, Any]]:
         return [order for order in canonical_orders() if order["destinations"]]
 
-    def numbered(self, orders: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any],
-                                                                   dict[str, Any]]]:
+    def numbered(self, orders: list[dict[str, Any]], sink: Any = None
+                 ) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
         """(order number, order, destination) for every destination, numbered as the core does."""
+        pickup_carrier = sink.capabilities.pickup_carrier if sink is not None else ""
         out = []
         for order in orders:
             many = len(order["destinations"]) > 1
             for index, destination in enumerate(order["destinations"]):
                 if not destination["items"]:
                     continue
-                if destination["kind"] == "pickup":
-                    destination["carrier"] = "PickupInStore"  # as the engine sets it
+                if destination["kind"] == "pickup" and pickup_carrier:
+                    destination["carrier"] = pickup_carrier  # as the engine sets it
                 number = f"{self.order_prefix}{order['order_id']}" + (f"-{index + 1}" if many
                                                                        else "")
                 out.append((number, order, destination))
@@ -551,8 +571,8 @@ class SinkConformance:
     def create(self, sink: Any, orders: list[dict[str, Any]]) -> dict[str, str]:
         """Create every destination of ``orders``, in batches; order number -> sink order id."""
         created: dict[str, str] = {}
-        payloads = [sink.payload(n, o, d) for n, o, d in self.numbered(orders)]
-        size = int(getattr(sink, "batch_size", 1)) or 1
+        payloads = [sink.payload(n, o, d) for n, o, d in self.numbered(orders, sink)]
+        size = sink.capabilities.batch_size
         for start in range(0, len(payloads), size):
             for result in sink.create_orders(payloads[start:start + size]):
                 assert not result.error, f"{result.order_number}: {result.error}"
@@ -570,16 +590,18 @@ class SinkConformance:
     def test_sink_entry_is_well_formed(self, sink_spec: SinkSpec, sink: Any) -> None:
         assert isinstance(sink_spec, SinkSpec)
         assert sink_spec.name == self.sink_name
-        batch_size = getattr(sink, "batch_size", 1)
+        assert isinstance(getattr(sink, "capabilities", None), SinkCapabilities), (
+            "the sink must declare its capabilities (shipsync.contracts.SinkCapabilities)")
+        batch_size = sink.capabilities.batch_size
         assert isinstance(batch_size, int) and batch_size >= 1, f"batch_size {batch_size!r}"
         assert isinstance(sink.requests_made, int) and sink.requests_made >= 0
         for method in ("payload", "create_orders", "find_order", "update_order", "delete_order",
-                       "shipped_since", "close"):
+                       "shipped_since", "shipment", "close"):
             assert callable(getattr(sink, method, None)), f"the sink has no {method}()"
 
     def test_payload_is_json_deterministic_and_leaves_the_order_alone(
             self, sink: Any, sink_orders: list[dict[str, Any]]) -> None:
-        numbered = self.numbered(sink_orders)
+        numbered = self.numbered(sink_orders, sink)
         assert numbered, "sink_orders has no destination with items"
         for number, order, destination in numbered:
             before = _canonical_json(order)
@@ -595,9 +617,8 @@ class SinkConformance:
 
     def test_create_orders_returns_one_result_per_order(
             self, sink: Any, sink_orders: list[dict[str, Any]]) -> None:
-        numbered = self.numbered(sink_orders)
-        batch = [sink.payload(n, o, d) for n, o, d in numbered][:max(1, getattr(sink,
-                                                                               "batch_size", 1))]
+        numbered = self.numbered(sink_orders, sink)
+        batch = [sink.payload(n, o, d) for n, o, d in numbered][:sink.capabilities.batch_size]
         results = sink.create_orders(batch)
         assert [r.order_number for r in results] == [p["order_number"] for p in batch]
         for result in results:
@@ -609,7 +630,7 @@ class SinkConformance:
 
     def test_creating_an_existing_order_number_adds_no_second_order(
             self, sink: Any, sink_orders: list[dict[str, Any]]) -> None:
-        number, order, destination = self.numbered(sink_orders)[0]
+        number, order, destination = self.numbered(sink_orders, sink)[0]
         payload = sink.payload(number, order, destination)
         [first] = sink.create_orders([payload])
         [again] = sink.create_orders([payload])
@@ -623,13 +644,14 @@ class SinkConformance:
         for number, sink_order_id in created.items():
             found = sink.find_order(number)
             assert found is not None, f"{number} was created but find_order does not find it"
-            assert str(found.get("order_id")) == sink_order_id, (
-                f"find_order({number!r})['order_id'] must be its sink_order_id {sink_order_id}")
+            assert found.sink_order_id == sink_order_id, (
+                f"find_order({number!r}).sink_order_id must be its sink_order_id {sink_order_id}")
+            assert sink.shipment(number) is None, f"{number} is not printed: no shipment yet"
         assert sink.find_order(f"{self.order_prefix}NEVER-CREATED") is None
 
     def test_update_order_of_an_unprinted_order(self, sink: Any,
                                                 sink_orders: list[dict[str, Any]]) -> None:
-        number, order, destination = self.numbered(sink_orders)[0]
+        number, order, destination = self.numbered(sink_orders, sink)[0]
         [result] = sink.create_orders([sink.payload(number, order, destination)])
         destination["items"][0]["quantity"] += 1
         assert sink.update_order(result.sink_order_id,
@@ -638,7 +660,7 @@ class SinkConformance:
 
     def test_delete_order_of_an_unprinted_order(self, sink: Any,
                                                 sink_orders: list[dict[str, Any]]) -> None:
-        number, order, destination = self.numbered(sink_orders)[0]
+        number, order, destination = self.numbered(sink_orders, sink)[0]
         [result] = sink.create_orders([sink.payload(number, order, destination)])
         assert sink.delete_order(result.sink_order_id) == "deleted"
         assert sink.find_order(number) is None, f"{number} is still found after its delete"
@@ -669,7 +691,11 @@ class SinkConformance:
             assert not problems, f"{number}: {problems[0]}"
             assert record["sink"] == self.sink_name
             assert record["sink_order_id"] == sink_order_id
-        number, order, destination = self.numbered(sink_orders)[0]
+            alone = sink.shipment(number)
+            assert alone is not None and not records.errors_of("shipment.json", alone), (
+                f"{number} is printed: shipment() must give its shipment record")
+            assert alone["sink_order_id"] == sink_order_id
+        number, order, destination = self.numbered(sink_orders, sink)[0]
         sink_order_id = created[number]
         # The engine never changes a printed order: the sink must say so rather than do it.
         assert sink.update_order(sink_order_id, sink.payload(number, order, destination)) == \

@@ -6,8 +6,9 @@ plugin's implementation of the same hook is asked first.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
+from .contracts import CanonicalOrder
 from .hookspecs import hookimpl
 from .registry import WritebackContext, WritebackDecision
 
@@ -18,16 +19,12 @@ def shipsync_writeback_decision(context: WritebackContext) -> WritebackDecision 
     for policy in context.policies:
         decision = policy.decide(context)
         if decision is not None:
-            if not decision.policy:
-                decision = WritebackDecision(
-                    decision.create_shipment, decision.status_id, decision.reason, policy.name
-                )
-            return decision
+            return decision if decision.policy else replace(decision, policy=policy.name)
     return WritebackDecision(True, None, "no status policy decided: tracking only", "")
 
 
 @hookimpl(trylast=True)
-def shipsync_order_number(order: dict[str, Any], destination_index: int, prefix: str) -> str:
+def shipsync_order_number(order: CanonicalOrder, destination_index: int, prefix: str) -> str:
     """``prefix + order_id``, suffixed -1, -2, ... when the order has several destinations."""
     number = f"{prefix}{order['order_id']}"
     if len(order["destinations"]) > 1:

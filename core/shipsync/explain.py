@@ -1,114 +1,157 @@
-"""``shipsync explain``: why an order was or was not imported, and its writeback."""
+"""``shipsync explain``: an order's story, in time.
+
+First what happened to it (imported when, updated, written back, failed), then
+where each of its sink orders stands now, then what the source says of it now,
+and only then why a run would or would not import it *today*. An order that
+was imported and has since shipped is not "not imported": its history says what
+was done, and today's reasons are given as today's.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .engine import Engine
 from .http import TransportError
+from .settings import StoreSettings
+from .state import Link
 
-__all__ = ["explain_order"]
+__all__ = ["Story", "explain_order", "story_of"]
 
 LINK_STATES = {
     "imported": "in {sink} as {number}, waiting for its label to be printed",
-    "printed": "label printed in {sink} ({number}); the writeback has not gone through yet: "
-               "{detail}",
+    "printed": "label printed in {sink} ({number}); the writeback has not gone through yet",
     "written_back": "label printed in {sink} ({number}); written back: {detail}",
     "awaiting_pickup": "printed for Pickup In Store in {sink} ({number}): {detail}",
     "deleted": "was in {sink} as {number}, deleted: {detail}",
     "not_shippable": "label printed in {sink} ({number}) but not written back: {detail}",
+    "removed": "was in {sink} as {number}, removed there by hand: not sent again "
+               "(`shipsync resend` sends it again)",
 }
 
 
-def _live(engine: Engine, source_name: str, store: str, cfg: dict[str, Any],
-          order_id: str) -> tuple[list[str], bool]:
-    """What the source says of the order now; (lines, found)."""
-    source = engine.source(source_name, store, cfg)
+@dataclass
+class Story:
+    """What ``explain`` tells of one order."""
+
+    source: str
+    store: str
+    order_id: str
+    found: bool = False  # shipsync has a record of it, or the source has the order
+    history: list[dict[str, Any]] = field(default_factory=list)  # events, oldest first
+    standing: list[str] = field(default_factory=list)  # where each sink order stands now
+    now: list[str] = field(default_factory=list)  # what the source says of it now
+    today: list[str] = field(default_factory=list)  # what a run would do with it today
+    links: list[Link] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> list[str]:
+        return self.standing + self.now + self.today
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "store": self.store, "order_id": self.order_id,
+                "found": self.found, "summary": self.summary, "standing": self.standing,
+                "now": self.now, "today": self.today,
+                "links": [link.__dict__ for link in self.links],
+                "quarantine": self.quarantine, "events": self.history}
+
+
+def _live(engine: Engine, source_name: str, settings: StoreSettings, order_id: str,
+          imported: bool) -> tuple[list[str], list[str], bool]:
+    """What the source says of the order now, and what a run would do with it today."""
+    source = engine.source(source_name, settings)
     try:
         result = source.current_orders([order_id]).get(order_id)
+        if result is None:
+            return [f"not found in {source_name} store {settings.name!r}"], [], False
+        if result.error or result.order is None:
+            return [f"cannot be read as an order: {result.error}"], [], True
+        order = result.order
+        label = f"{order.get('status') or 'status'} ({order['status_id']})"
+        now = [f"{source_name} says: status {label}"]
+        today: list[str] = []
+        reason = source.not_importable_reason(order)
+        withdrawn = source.not_shippable_reason(order["status_id"])
     except TransportError as exc:
-        return [f"could not ask {source_name}: {exc}"], False
+        return [f"could not ask {source_name}: {exc}"], [], False
     finally:
         source.close()
-    if result is None:
-        return [f"not found in {source_name} store {store!r}"], False
-    if result.error:
-        return [f"cannot be read as an order: {result.error}"], True
-    order = result.order
-    lines = []
-    statuses = cfg.get("import_statuses") or []
-    status = order["status_id"]
-    label = f"{order.get('status') or 'status'} ({status})"
-    if status in statuses:
-        lines.append(f"status {label} is one of import_statuses {statuses}")
+    if withdrawn:
+        today.append(f"today: {withdrawn}: not imported, and withdrawn from the sink while "
+                     "its label is not printed")
+    elif reason:
+        was = " (it was imported when it was)" if imported else ""
+        today.append(f"today: {reason}: a run would not import it{was}")
     else:
-        lines.append(f"status {label} is not one of import_statuses {statuses}: not imported")
-    reason = source.not_shippable_reason(status)
-    if reason:
-        lines.append(f"{reason}: never imported, and withdrawn if it was")
+        today.append(f"today: status {label} is one of the statuses this store imports")
     created = datetime.fromisoformat(order["date_created"])
-    days = int(cfg.get("days", 7))
-    if created < datetime.now(timezone.utc) - timedelta(days=days):
-        lines.append(f"created {created:%Y-%m-%d}, more than {days} days ago (days = {days}): "
-                     f"`shipsync run {source_name} --days N` imports older orders")
+    if created < datetime.now(timezone.utc) - timedelta(days=settings.days):
+        today.append(f"created {created:%Y-%m-%d}, more than {settings.days} days ago "
+                     f"(days = {settings.days}): `shipsync run {source_name} --days N` "
+                     "imports older orders")
     if not order["destinations"]:
         left = sorted({line["reason"] for line in order.get("left_out") or []})
-        lines.append("nothing to ship" + (f": {', '.join(left)}" if left else ""))
+        today.append("nothing to ship" + (f": {', '.join(left)}" if left else ""))
     for destination in order["destinations"]:
         where = f"destination {destination['destination_id']} ({destination['kind']})"
-        if destination["kind"] == "pickup" and not cfg.get("pickup_in_store"):
-            lines.append(f"{where}: pickup in store, skipped because Enable Pickup in Store "
+        if destination["kind"] == "pickup" and not settings.pickup_in_store:
+            today.append(f"{where}: pickup in store, skipped because Enable Pickup in Store "
                          "(pickup_in_store) is off")
         elif not destination["items"]:
-            lines.append(f"{where}: nothing left to ship")
+            today.append(f"{where}: nothing left to ship")
         else:
             count = sum(i["quantity"] for i in destination["items"])
-            lines.append(f"{where}: {count} item(s) still to ship")
-    return lines, True
+            today.append(f"{where}: {count} item(s) still to ship")
+    return now, today, True
 
 
 def explain_order(engine: Engine, source_name: str, order_id: str, *, store: str | None = None,
                   offline: bool = False) -> dict[str, Any]:
+    """The story of ``order_id`` in the store that knows it (or asks each store)."""
+    return story_of(engine, source_name, order_id, store=store, offline=offline).to_dict()
+
+
+def story_of(engine: Engine, source_name: str, order_id: str, *, store: str | None = None,
+             offline: bool = False) -> Story:
     stores = engine.stores(source_name, store)
     state = engine.state
-    known = [(name, cfg) for name, cfg in stores
-             if state.links_for_order(source_name, name, order_id)
-             or state.events(source_name, name, order_id)]
+    known = [s for s in stores if state.links_for_order(source_name, s.name, order_id)
+             or state.events(source_name, s.name, order_id)]
     candidates = known or stores
-    chosen_name = candidates[0][0]
-    live_lines: list[str] = []
+    chosen = candidates[0]
+    now: list[str] = []
+    today: list[str] = []
+    found_live = False
     if not offline:
         answers = []
-        for name, cfg in candidates:
-            lines, found = _live(engine, source_name, name, cfg, order_id)
+        for settings in candidates:
+            imported = bool(state.links_for_order(source_name, settings.name, order_id))
+            lines, later, found = _live(engine, source_name, settings, order_id, imported)
             if found or len(candidates) == 1:
-                chosen_name, live_lines = name, lines
+                chosen, now, today, found_live = settings, lines, later, found
                 break
-            answers.append(f"store {name!r}: {lines[0]}")
+            answers.append(f"store {settings.name!r}: {lines[0]}")
         else:
-            # Say what each store answered: "not found" and "could not ask" differ.
-            live_lines = answers
-    summary = list(live_lines)
-    links = state.links_for_order(source_name, chosen_name, order_id)
-    for link in links:
+            now = answers  # what each store answered: "not found" and "could not ask" differ
+    story = Story(source_name, chosen.name, order_id, now=now, today=today)
+    story.links = state.links_for_order(source_name, chosen.name, order_id)
+    for link in story.links:
         template = LINK_STATES.get(link.state, "{state}: {detail}")
-        detail = link.detail if not link.detail.startswith("{") else "see the history below"
-        summary.append(f"destination {link.destination_id}: " + template.format(
+        detail = link.detail if not link.detail.startswith("{") else "see the history"
+        story.standing.append(f"destination {link.destination_id}: " + template.format(
             sink=link.sink, number=link.order_number, detail=detail or "-", state=link.state))
-    quarantined = [q for q in state.quarantined(source_name, chosen_name)
-                   if q["order_id"] == order_id]
-    for entry in quarantined:
-        summary.append(f"failed {entry['attempts']} time(s), last {entry['last_seen'][:19]}: "
-                       f"{entry['reason']} — retried on every run")
-    if not links and not quarantined and not live_lines:
-        summary.append("shipsync has no record of this order")
-    return {
-        "source": source_name,
-        "store": chosen_name,
-        "order_id": order_id,
-        "summary": summary,
-        "links": [link.__dict__ for link in links],
-        "quarantine": quarantined,
-        "events": state.events(source_name, chosen_name, order_id),
-    }
+    story.quarantine = [q for q in state.quarantined(source_name, chosen.name)
+                        if q["order_id"] == order_id]
+    for entry in story.quarantine:
+        story.standing.append(f"failed {entry['attempts']} time(s), last "
+                              f"{entry['last_seen'][:19]}: {entry['reason']} — retried on "
+                              "every run")
+    story.history = state.events(source_name, chosen.name, order_id)
+    story.found = bool(story.links or story.quarantine or story.history or found_live)
+    if not story.found and not story.now:
+        story.standing.append("shipsync has no record of this order")
+    return story
+

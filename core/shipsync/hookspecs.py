@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from .contracts import CanonicalOrder, RunInfo, ShipmentRecord
     from .registry import (
         CommandSpec,
         ConfigSchema,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         SinkSpec,
         SourceSpec,
         StatusPolicySpec,
+        WritebackContext,
         WritebackDecision,
     )
 
@@ -204,7 +206,7 @@ def shipsync_commands() -> list[CommandSpec]:
 
 
 @hookspec(firstresult=True)
-def shipsync_writeback_decision(context: Any) -> WritebackDecision | None:
+def shipsync_writeback_decision(context: WritebackContext) -> WritebackDecision | None:
     """Decide what is written back to the source for one printed order.
 
     Convention: first-result. The core's default, registered last, asks the
@@ -227,7 +229,7 @@ def shipsync_writeback_decision(context: Any) -> WritebackDecision | None:
 
 
 @hookspec(firstresult=True)
-def shipsync_order_number(order: dict[str, Any], destination_index: int, prefix: str) -> str | None:
+def shipsync_order_number(order: CanonicalOrder, destination_index: int, prefix: str) -> str | None:
     """Choose the sink order number for one destination of a source order.
 
     Convention: first-result. The core's default, registered last, gives
@@ -277,7 +279,7 @@ def shipsync_tracking_carrier(carrier: str, carrier_name: str, source: str) -> s
 
 
 @hookspec
-def shipsync_run_started(run: Any) -> None:
+def shipsync_run_started(run: RunInfo) -> None:
     """Observe the start of a run (import, writeback or both) for one store.
 
     Convention: observer; called on every plugin, return value ignored.
@@ -297,7 +299,7 @@ def shipsync_run_started(run: Any) -> None:
 
 
 @hookspec
-def shipsync_run_finished(run: Any, report: dict[str, Any]) -> None:
+def shipsync_run_finished(run: RunInfo, report: dict[str, Any]) -> None:
     """Observe the end of a run for one store, with its report.
 
     Convention: observer; called on every plugin, return value ignored.
@@ -317,7 +319,7 @@ def shipsync_run_finished(run: Any, report: dict[str, Any]) -> None:
 
 
 @hookspec
-def shipsync_order_imported(store: str, order_number: str, order: dict[str, Any]) -> None:
+def shipsync_order_imported(store: str, order_number: str, order: CanonicalOrder) -> None:
     """Observe one sink order created from a source order's destination.
 
     Convention: observer; called on every plugin, return value ignored.
@@ -338,7 +340,7 @@ def shipsync_order_imported(store: str, order_number: str, order: dict[str, Any]
 
 
 @hookspec
-def shipsync_order_updated(store: str, order_number: str, order: dict[str, Any]) -> None:
+def shipsync_order_updated(store: str, order_number: str, order: CanonicalOrder) -> None:
     """Observe an unprinted sink order updated because the source order changed.
 
     Convention: observer; called on every plugin, return value ignored.
@@ -424,7 +426,7 @@ def shipsync_order_failed(store: str, order_id: str, reason: str) -> None:
 
 @hookspec
 def shipsync_order_written_back(
-    store: str, order_id: str, shipment: dict[str, Any], decision: WritebackDecision
+    store: str, order_id: str, shipment: ShipmentRecord, decision: WritebackDecision
 ) -> None:
     """Observe tracking (and status) written back to the source for one shipment.
 

@@ -11,6 +11,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
+from .contracts import CanonicalOrder, Context, Destination, ShipmentRecord, Sink, Source
+
 if TYPE_CHECKING:
     from .sandbox import Emulator
 
@@ -40,7 +42,7 @@ class SourceSpec:
     """
 
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[[str, dict[str, Any], Context], Source]
     stores: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
     description: str = ""
 
@@ -53,7 +55,7 @@ class SinkSpec:
     """
 
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[[dict[str, Any], Context], Sink]
     description: str = ""
 
 
@@ -67,7 +69,7 @@ class MapperSpec:
     """
 
     name: str
-    map: Callable[[dict[str, Any], Any], dict[str, Any]]
+    map: Callable[[CanonicalOrder, Context], CanonicalOrder]
     order: int = 100
     description: str = ""
 
@@ -79,12 +81,15 @@ class WritebackDecision:
     ``create_shipment``: post a shipment with the tracking number first.
     ``status_id``: the status to set afterwards (None: leave it as it is).
     ``reason``: one line a merchant can read in reports and ``explain``.
+    ``pickup``: the order waits to be picked up in store (no parcel): reported as
+    awaiting pickup rather than written back.
     """
 
     create_shipment: bool
     status_id: int | None
     reason: str
     policy: str = ""
+    pickup: bool = False
 
 
 @dataclass
@@ -101,9 +106,9 @@ class WritebackContext:
 
     store: str
     store_config: dict[str, Any]
-    shipment: dict[str, Any]
-    source_order: dict[str, Any]
-    destination: dict[str, Any]
+    shipment: ShipmentRecord
+    source_order: CanonicalOrder
+    destination: Destination
     policies: list[StatusPolicySpec] = field(default_factory=list)
     all_destinations_shipped: bool = True
 
@@ -117,7 +122,7 @@ class StatusPolicySpec:
     """
 
     name: str
-    decide: Callable[[Any], WritebackDecision | None]
+    decide: Callable[[WritebackContext], WritebackDecision | None]
     description: str = ""
     #: Where the policy stands when a store does not list its policies (ascending).
     order: int = 100

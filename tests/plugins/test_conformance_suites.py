@@ -15,11 +15,12 @@ PLUGINS = '''
 import copy
 import socket
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
 from shipsync import MapperSpec, SinkSpec, SourceSpec, hookimpl
+from shipsync.contracts import (CreateResult, OrderResult, SinkCapabilities, SinkOrder,
+                                SourceCapabilities)
 from shipsync.plugins import PluginHost, make_plugin_manager
 from shipsync.testing import (MapperConformance, SinkConformance, SourceConformance,
                               canonical_orders)
@@ -61,15 +62,11 @@ def renumbers(order, context):
 
 
 # -- sinks: an in-memory sink that keeps the contract, and ways to break it
-@dataclass
-class Result:
-    order_number: str
-    sink_order_id: str = None
-    error: str = None
+Result = CreateResult
 
 
 class MemorySink:
-    batch_size = 10
+    capabilities = SinkCapabilities(batch_size=10)
     requests_made = 0
 
     def __init__(self, section, context=None):
@@ -91,7 +88,7 @@ class MemorySink:
 
     def find_order(self, order_number):
         found = self.orders.get(order_number)
-        return None if found is None else {"order_id": "id-" + order_number, **found}
+        return None if found is None else SinkOrder("id-" + order_number, order_number)
 
     def update_order(self, sink_order_id, payload):
         self.orders[payload["order_number"]] = payload
@@ -103,6 +100,9 @@ class MemorySink:
 
     def shipped_since(self, since):
         return iter(())
+
+    def shipment(self, order_number):
+        return None
 
 
 class ForgetfulSink(MemorySink):
@@ -123,15 +123,9 @@ class GreedySink(MemorySink):
 
 
 # -- sources: an in-memory source that keeps the contract, and ways to break it
-@dataclass
-class OrderResult:
-    order_id: str
-    order: dict = None
-    error: str = None
-
-
 class MemorySource:
     name = "listed"
+    capabilities = SourceCapabilities()
     requests_made = 0
 
     def __init__(self, store, section, context=None):
@@ -154,8 +148,26 @@ class MemorySource:
     def current_orders(self, order_ids):
         return {r.order_id: r for page in self.orders_by_id(order_ids) for r in page}
 
+    def withdrawn_orders(self, since):
+        return iter(())
+
+    def not_importable_reason(self, order):
+        return None
+
     def not_shippable_reason(self, status_id):
         return None
+
+    def shipment_body(self, destination, shipment, tracking_carrier):
+        return {}
+
+    def create_shipment(self, order_id, body):
+        raise NotImplementedError
+
+    def find_shipment(self, order_id, destination_id, tracking_number):
+        return None
+
+    def set_status(self, order_id, status_id):
+        pass
 
 
 class RepeatingSource(MemorySource):

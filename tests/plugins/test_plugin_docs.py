@@ -42,7 +42,7 @@ def code_blocks(text: str) -> list[str]:
 
 def test_signatures_are_built_from_the_specs() -> None:
     assert signature("shipsync_order_number") == (
-        "def shipsync_order_number(order: dict[str, Any], destination_index: int, "
+        "def shipsync_order_number(order: CanonicalOrder, destination_index: int, "
         "prefix: str) -> str | None")
 
 

@@ -1,8 +1,9 @@
 """Pickup in Store: a status-policy plugin of its own (entry point ``pickup-in-store``).
 
-With the store's ``pickup_in_store`` on, an order printed with Starshipit's
-Pickup In Store carrier gets no shipment (there is no parcel to track) and goes
-to BigCommerce status 8, Awaiting Pickup. Disable the plugin, or leave
+With the store's ``pickup_in_store`` on, an order printed with the sink's
+pickup-in-store carrier (Starshipit's Pickup In Store; the sink marks the
+shipment record ``pickup``) gets no shipment (there is no parcel to track) and
+goes to BigCommerce status 8, Awaiting Pickup. Disable the plugin, or leave
 ``pickup-in-store`` out of a store's ``status_policies``, to change that.
 """
 
@@ -10,25 +11,17 @@ from __future__ import annotations
 
 from shipsync import StatusPolicySpec, WritebackContext, WritebackDecision, hookimpl
 
-__all__ = ["AWAITING_PICKUP", "PICKUP_CARRIERS", "decide"]
+__all__ = ["AWAITING_PICKUP", "decide"]
 
 AWAITING_PICKUP = 8
-PICKUP_CARRIERS = {"pickupinstore", "pickup in store", "pickup in-store"}
-
-
-def is_pickup(carrier: str, carrier_name: str = "") -> bool:
-    return (carrier or "").strip().lower() in PICKUP_CARRIERS or (
-        carrier_name or "").strip().lower() in PICKUP_CARRIERS
 
 
 def decide(context: WritebackContext) -> WritebackDecision | None:
-    if not context.store_config.get("pickup_in_store"):
-        return None
-    shipment = context.shipment
-    if not is_pickup(shipment.get("carrier", ""), shipment.get("carrier_name", "")):
+    if not context.store_config.get("pickup_in_store") or not context.shipment.get("pickup"):
         return None
     return WritebackDecision(False, AWAITING_PICKUP,
-                             "printed with Pickup In Store: no shipment, Awaiting Pickup (8)")
+                             "printed with Pickup In Store: no shipment, Awaiting Pickup (8)",
+                             pickup=True)
 
 
 @hookimpl

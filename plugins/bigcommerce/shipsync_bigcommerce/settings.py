@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 from shipsync.http import check_url
+from shipsync.settings import store_schema
 
 __all__ = ["DEFAULTS", "check", "schema", "store_settings", "stores"]
 
@@ -26,8 +27,14 @@ _API_PATH = re.compile(r"/stores/[A-Za-z0-9]+/v[23]/?$")
 
 
 def schema() -> dict[str, Any]:
+    """The [bigcommerce] section's schema: each store's own settings and the shared ones."""
     text = resources.files("shipsync_bigcommerce").joinpath("schemas/config.json").read_text()
-    return json.loads(text)
+    section: dict[str, Any] = json.loads(text)
+    own = section["$defs"]["store"]
+    # Orders go to Starshipit unless a store names another sink: what the seed integration does.
+    own["properties"]["sink"] = {"default": DEFAULTS["sink"]}
+    section["$defs"]["store"] = store_schema(own)
+    return section
 
 
 def store_settings(section: dict[str, Any]) -> dict[str, Any]:

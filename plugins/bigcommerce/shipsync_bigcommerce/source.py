@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
+from shipsync.contracts import (
+    CanonicalOrder,
+    Context,
+    Destination,
+    OrderResult,
+    ShipmentRecord,
+    SourceCapabilities,
+    SourceShipment,
+)
 from shipsync.http import ApiError, RateBudget
 from shipsync.streams import merge
 
@@ -18,25 +26,23 @@ from .status import NOT_SHIPPABLE, STATUS_NAMES
 
 __all__ = ["BigCommerceSource", "OrderResult"]
 
-# Orders in these statuses may hold a Starshipit order that must be withdrawn or updated.
-WATCHED_STATUSES = (4, 5, 6, 14)
+# Orders in these statuses may hold a Starshipit order that must be withdrawn (the status is
+# enough) or updated (14, Partially Refunded: its lines say what is left to ship).
+WITHDRAWN_STATUSES = (4, 5, 6)
+PARTLY_REFUNDED = 14
 TRUNCATED_LINES = 50
-
-
-@dataclass
-class OrderResult:
-    """One source order as read: a canonical order, or why it could not be read."""
-
-    order_id: str
-    order: dict[str, Any] | None = None
-    error: str | None = None
-    raw: dict[str, Any] | None = None
+TRACKING_LIMIT = 50  # characters of a shipment's tracking_number
 
 
 class BigCommerceSource:
-    name = "bigcommerce"
+    """One BigCommerce store, as a shipsync source (``shipsync.contracts.Source``)."""
 
-    def __init__(self, store: str, section: dict[str, Any], context: Any = None) -> None:
+    name = "bigcommerce"
+    # BigCommerce moves an order to Shipped (2) by itself once every item has a shipment.
+    capabilities = SourceCapabilities(shipped_status=2)
+
+    def __init__(self, store: str, section: dict[str, Any], context: Context | None = None
+                 ) -> None:
         self.store = store
         self.settings = store_settings(section)
         options = getattr(context, "http_options", {}) or {}
@@ -142,12 +148,16 @@ class BigCommerceSource:
         return [r for page in self.client.orders({"min_id": low, "max_id": high})
                 for r in page if int(r.get("id", 0)) in wanted]
 
-    def watched_orders(self, modified_since: datetime) -> Iterator[dict[str, Any]]:
-        """Orders cancelled, refunded or declined since the bookmark (raw, no lines)."""
-        for status_id in WATCHED_STATUSES:
-            for page in self.client.orders(self._params(status_id, None, modified_since),
-                                           include_lines=status_id == 14):
-                yield from page
+    def withdrawn_orders(self, since: datetime) -> Iterator[list[OrderResult]]:
+        """Orders cancelled, refunded or declined since ``since`` (their status is all that
+        is read), and orders partly refunded (with their lines, to update what is left)."""
+        for status_id in WITHDRAWN_STATUSES:
+            for page in self.client.orders(self._params(status_id, None, since),
+                                           include_lines=False):
+                yield [OrderResult(str(row.get("id")), status_id=_status_of(row), raw=row)
+                       for row in page]
+        for page in self.client.orders(self._params(PARTLY_REFUNDED, None, since)):
+            yield self._convert(page)
 
     def _convert(self, rows: list[dict[str, Any]]) -> list[OrderResult]:
         """Raw orders to results: few calls for the whole page, then no call per order.
@@ -187,26 +197,31 @@ class BigCommerceSource:
         except ApiError as exc:  # this order's answer, not the API's: the others go on
             return exc
 
-    def convert(self, row: dict[str, Any]) -> OrderResult:
-        """One raw order (as listed) to a result, with what it needs fetched."""
-        return self._convert([row])[0]
-
     def _convert_one(self, row: dict[str, Any], products: list[dict[str, Any]] | ApiError | None,
                      weight_units: str) -> OrderResult:
         order_id = str(row.get("id"))
+        status_id = _status_of(row)
         if isinstance(products, ApiError):
             return OrderResult(order_id, error=f"its products could not be read ({products})",
-                               raw=row)
+                               raw=row, status_id=status_id)
         try:
             order = mapping.canonical_order(row, store=self.store, weight_units=weight_units,
                                             customs=self._customs, products=products)
         except mapping.MappingError as exc:
-            return OrderResult(order_id, error=str(exc), raw=row)
+            return OrderResult(order_id, error=str(exc), raw=row, status_id=status_id)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             # Whatever shape the data came in, one odd order must not stop the others.
             return OrderResult(order_id, error=f"malformed order data ({type(exc).__name__}: "
-                               f"{exc})", raw=row)
+                               f"{exc})", raw=row, status_id=status_id)
         return OrderResult(order_id, order=order, raw=row)
+
+    def not_importable_reason(self, order: CanonicalOrder) -> str | None:
+        statuses = list(self.settings["import_statuses"])
+        status = order["status_id"]
+        if status in statuses:
+            return None
+        name = order.get("status") or STATUS_NAMES.get(status, "status")
+        return f"status {name} ({status}) is not one of import_statuses {statuses}"
 
     def not_shippable_reason(self, status_id: int) -> str | None:
         if status_id in NOT_SHIPPABLE:
@@ -232,14 +247,14 @@ class BigCommerceSource:
             return {result.order_id: result for results in pool.map(read, ranges)
                     for result in results}
 
-    def shipment_body(self, destination: dict[str, Any], shipment: dict[str, Any],
+    def shipment_body(self, destination: Destination, shipment: ShipmentRecord,
                       tracking_carrier: str) -> dict[str, Any]:
         numbers = shipment.get("tracking_numbers") or []
         body: dict[str, Any] = {
             "order_address_id": int(destination["destination_id"]),
             "items": [{"order_product_id": int(item["line_id"]), "quantity": item["quantity"]}
                       for item in destination["items"]],
-            "tracking_number": numbers[0][:50] if numbers else "",
+            "tracking_number": numbers[0][:TRACKING_LIMIT] if numbers else "",
             "shipping_provider": "",
             "tracking_carrier": tracking_carrier,
         }
@@ -251,27 +266,30 @@ class BigCommerceSource:
             body["shipping_method"] = shipment["carrier_name"][:100]
         return body
 
-    def create_shipment(self, order_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.client.create_shipment(order_id, body)
+    def create_shipment(self, order_id: str, body: dict[str, Any]) -> SourceShipment:
+        created = self.client.create_shipment(order_id, body)
+        return SourceShipment(str(created.get("id", "")), str(body.get("order_address_id", "")),
+                              str(body.get("tracking_number", "")))
 
     def find_shipment(self, order_id: str, destination_id: str,
-                      tracking_number: str) -> dict[str, Any] | None:
+                      tracking_number: str) -> SourceShipment | None:
         """An existing shipment for this address and tracking number (to settle a doubt)."""
+        wanted = tracking_number[:TRACKING_LIMIT]  # as shipment_body sent it
         for shipment in self.client.shipments(order_id):
             if (str(shipment.get("order_address_id")) == str(destination_id)
-                    and (shipment.get("tracking_number") or "") == tracking_number):
-                return shipment
+                    and (shipment.get("tracking_number") or "") == wanted):
+                return SourceShipment(str(shipment.get("id", "")), str(destination_id), wanted)
         return None
 
     def set_status(self, order_id: str, status_id: int) -> None:
         self.client.set_status(order_id, status_id)
 
-    def order_status(self, order_id: str) -> int | None:
-        try:
-            raw = self.client.order(order_id, include_lines=False)
-        except ApiError:
-            raise
-        return int(raw["status_id"]) if raw else None
+
+def _status_of(row: dict[str, Any]) -> int | None:
+    try:
+        return int(row["status_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _truncated(row: dict[str, Any]) -> bool:

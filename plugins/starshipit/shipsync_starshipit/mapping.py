@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
+
+from shipsync.contracts import ShipmentRecord
 
 __all__ = [
     "LIMITS",
+    "PICKUP_CARRIER",
     "LimitError",
     "clean_text",
     "order_body",
@@ -45,6 +48,11 @@ LIMITS = {
     "phone": 50,
     "email": 100,
 }
+
+
+#: Starshipit's pseudo-courier for click-and-collect orders: no parcel, nothing to track.
+PICKUP_CARRIER = "PickupInStore"
+_PICKUP_NAMES = {"pickupinstore", "pickup in store", "pickup in-store"}
 
 
 class LimitError(ValueError):
@@ -185,8 +193,13 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
 
 
-def shipment_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A ShippedOrder row of ``GET /api/orders/shipped`` as a shipment record."""
+def is_pickup(carrier: str, carrier_name: str = "") -> bool:
+    return (carrier or "").strip().lower() in _PICKUP_NAMES or (
+        carrier_name or "").strip().lower() in _PICKUP_NAMES
+
+
+def shipment_record(row: dict[str, Any]) -> ShipmentRecord:
+    """A ShippedOrder row of ``GET /api/orders/shipped`` (or a printed order) as a shipment."""
     numbers: list[str] = []
     for package in row.get("packages") or []:
         number = clean_text(package.get("tracking_number"))
@@ -197,6 +210,7 @@ def shipment_record(row: dict[str, Any]) -> dict[str, Any]:
         numbers.insert(0, first)
     record: dict[str, Any] = {
         "sink": "starshipit",
+        "pickup": is_pickup(clean_text(row.get("carrier")), clean_text(row.get("carrier_name"))),
         "sink_order_id": str(row.get("order_id")),
         "order_number": clean_text(row.get("order_number")),
         "carrier": clean_text(row.get("carrier")),
@@ -207,4 +221,5 @@ def shipment_record(row: dict[str, Any]) -> dict[str, Any]:
         "shipped_date": clean_text(row.get("shipped_date")),
         "updated": clean_text(row.get("last_updated") or row.get("shipped_date")),
     }
-    return {k: v for k, v in record.items() if v != "" or k in ("carrier", "tracking_numbers")}
+    return cast(ShipmentRecord, {k: v for k, v in record.items()
+                                 if v != "" or k in ("carrier", "tracking_numbers")})

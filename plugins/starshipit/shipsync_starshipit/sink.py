@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from shipsync import records
+from shipsync.contracts import (
+    CanonicalOrder,
+    Context,
+    CreateResult,
+    DeleteOutcome,
+    Destination,
+    ShipmentRecord,
+    SinkCapabilities,
+    SinkOrder,
+    SinkPayload,
+    UpdateOutcome,
+)
 from shipsync.http import ApiError
 
 from . import mapping
@@ -15,29 +26,24 @@ from .settings import sink_settings
 
 __all__ = ["CreateResult", "StarshipitSink"]
 
-
-@dataclass
-class CreateResult:
-    order_number: str
-    sink_order_id: str | None = None
-    error: str | None = None
-    existed: bool = False  # Starshipit already had this order number
+SCHEMAS = records.schemas_of("shipsync_starshipit")
 
 
 class StarshipitSink:
-    """One Starshipit account. ``batch_size`` orders go in one import call."""
+    """One Starshipit account, as a shipsync sink (``shipsync.contracts.Sink``)."""
 
     name = "starshipit"
-    batch_size = IMPORT_LIMIT
 
-    def __init__(self, section: dict[str, Any], context: Any = None) -> None:
+    def __init__(self, section: dict[str, Any], context: Context | None = None) -> None:
         settings = sink_settings(section)
         self.settings = settings
-        options = getattr(context, "http_options", {}) or {}
+        options = context.http_options if context is not None else {}
         self.client = StarshipitClient(
             settings["base_url"], settings["api_key"], settings["subscription_key"],
             rate_limit=float(settings["rate_limit"]), **options)
-        self.writeback_overlap_minutes = int(settings["writeback_overlap_minutes"])
+        self.capabilities = SinkCapabilities(
+            batch_size=IMPORT_LIMIT, pickup_carrier=mapping.PICKUP_CARRIER,
+            writeback_overlap=timedelta(minutes=int(settings["writeback_overlap_minutes"])))
 
     @property
     def requests_made(self) -> int:
@@ -47,16 +53,16 @@ class StarshipitSink:
         self.client.close()
 
     # -- import ---------------------------------------------------------------
-    def payload(self, order_number: str, order: dict[str, Any],
-                destination: dict[str, Any]) -> dict[str, Any]:
+    def payload(self, order_number: str, order: CanonicalOrder,
+                destination: Destination) -> SinkPayload:
         """The body for one destination; raises ValueError naming the bad field."""
         body = mapping.order_body(order_number, order, destination)
-        problems = records.schemas_of("shipsync_starshipit").errors("api/order_create.json", body)
+        problems = SCHEMAS.errors("api/order_create.json", body)
         if problems:
             raise ValueError("; ".join(str(p) for p in problems))
         return body
 
-    def create_orders(self, payloads: list[dict[str, Any]]) -> list[CreateResult]:
+    def create_orders(self, payloads: list[SinkPayload]) -> list[CreateResult]:
         """Create up to ``batch_size`` orders in one call; one result per order."""
         body = self.client.import_orders(payloads)
         created = {str(o.get("order_number")): o for o in body.get("orders") or []
@@ -79,19 +85,24 @@ class StarshipitSink:
             results.append(CreateResult(number, error=reason))
         return results
 
-    def find_order(self, order_number: str) -> dict[str, Any] | None:
+    def find_order(self, order_number: str) -> SinkOrder | None:
         """The order with this number, or None; used to settle a write in doubt."""
-        return self.client.find_order(order_number)
+        found = self.client.find_order(order_number)
+        if found is None or found.get("order_id") is None:
+            return None
+        return SinkOrder(str(found["order_id"]), str(found.get("order_number") or order_number),
+                         printed=self.is_printed(found),
+                         reference=str(found.get("reference") or ""))
 
     def is_printed(self, order: dict[str, Any]) -> bool:
         status = str(order.get("status") or "").lower()
         return status not in ("", "unshipped", "saved", "new")
 
-    def update_order(self, sink_order_id: str, payload: dict[str, Any]) -> str:
-        """Replace an unprinted order's details and items. Returns "updated" or "printed"."""
+    def update_order(self, sink_order_id: str, payload: SinkPayload) -> UpdateOutcome:
+        """Replace an unprinted order's details and items."""
         current = self.client.get_order(sink_order_id)
         if current is None:
-            raise ApiError(f"starshipit: order {sink_order_id} no longer exists")
+            return "gone"
         if self.is_printed(current):
             return "printed"
         items: list[dict[str, Any]] = [
@@ -104,8 +115,8 @@ class StarshipitSink:
         self.client.update_order(update)
         return "updated"
 
-    def delete_order(self, sink_order_id: str) -> str:
-        """Delete an unprinted order. Returns "deleted", "printed" or "gone"."""
+    def delete_order(self, sink_order_id: str) -> DeleteOutcome:
+        """Delete an unprinted order."""
         current = self.client.get_order(sink_order_id)
         if current is None:
             return "gone"
@@ -118,10 +129,17 @@ class StarshipitSink:
         return "deleted"
 
     # -- writeback ------------------------------------------------------------
-    def shipped_since(self, since: datetime) -> Iterator[list[dict[str, Any]]]:
+    def shipped_since(self, since: datetime) -> Iterator[list[ShipmentRecord]]:
         """Printed orders updated since ``since``, as shipment records, a page at a time."""
         for rows in self.client.shipped(since):
             yield [mapping.shipment_record(row) for row in rows]
+
+    def shipment(self, order_number: str) -> ShipmentRecord | None:
+        """The order's shipment if its label is printed (every parcel's tracking number)."""
+        found = self.client.find_order(order_number)
+        if found is None or not self.is_printed(found):
+            return None
+        return mapping.shipment_record(found)
 
 
 def _error_for(order_number: str, errors: list[Any]) -> str:

@@ -1,0 +1,74 @@
+"""What one CLI call shares: the plugin host, the config it runs with, how errors are printed.
+
+Every command gets an ``Invocation`` (``ctx.obj``); the commands' modules import
+it, never each other or the app, so there is no import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+
+from ..config import Config, ConfigError, Problem, find_config_path, load_config
+from ..output import err_console
+from ..plugins import PluginHost
+from ..state import StateError, StateStore, open_state
+
+__all__ = ["EXIT_FAILED_RECORDS", "EXIT_OK", "EXIT_USAGE", "Invocation"]
+
+EXIT_OK = 0
+EXIT_FAILED_RECORDS = 1
+EXIT_USAGE = 2
+
+
+class Invocation:
+    """One ``shipsync`` command line: its plugins, ``--config`` and ``--debug``."""
+
+    def __init__(self, host: PluginHost, config_path: str | None, debug: bool) -> None:
+        self.host = host
+        self.config_path = config_path
+        self.debug = debug
+
+    def load_config(self, path: str | None = None) -> Config:
+        """The config, validated against every plugin's schema; raises ``ConfigError``."""
+        config = load_config(find_config_path(path or self.config_path),
+                             self.host.config_schemas.values())
+        problems = [
+            Problem(f"$.mapping.mappers[{i}]", f"no installed plugin provides a mapper named "
+                    f"{name!r} (installed: {', '.join(sorted(self.host.mappers)) or 'none'})")
+            for i, name in enumerate(config.section("mapping").get("mappers") or [])
+            if name not in self.host.mappers
+        ]
+        if problems:
+            raise ConfigError(problems, config.path)
+        return config
+
+    def config(self) -> Config:
+        """The config, or exit 2 with every problem printed."""
+        try:
+            return self.load_config()
+        except ConfigError as exc:
+            self.config_error(exc)
+
+    def state(self, config: Config) -> StateStore:
+        """The state store the config names, or exit 2 saying why it cannot be opened."""
+        try:
+            return open_state(config.section("state"))
+        except StateError as exc:
+            self.fail(str(exc))
+
+    @staticmethod
+    def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+        """Print ``Error: message`` (never read as markup) and exit with ``code``."""
+        out = err_console()
+        out.print("Error:", style="bold red", end=" ")
+        out.print(message, markup=False)
+        raise typer.Exit(code)
+
+    @staticmethod
+    def config_error(error: ConfigError) -> NoReturn:
+        out = err_console()
+        out.print("Config error:", style="bold red", end=" ")
+        out.print(str(error), markup=False)
+        raise typer.Exit(EXIT_USAGE)

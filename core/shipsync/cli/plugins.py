@@ -1,0 +1,86 @@
+"""``shipsync plugins`` (list, new) and ``shipsync schema``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..config import compose_schema
+from ..output import console, err_console, print_json
+from .invocation import EXIT_USAGE, Invocation
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    plugins_app = typer.Typer(help="The loaded plugins.", invoke_without_command=True)
+
+    @plugins_app.callback()
+    def plugins(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """List loaded plugins: distribution, version, hooks and components."""
+        if ctx.invoked_subcommand:
+            return
+        invocation: Invocation = ctx.obj
+        infos = invocation.host.describe()
+        if as_json:
+            print_json({"plugins": [info.__dict__ for info in infos]})
+            return
+        table = Table(title="shipsync plugins")
+        for column in ("plugin", "distribution", "version", "hooks", "components"):
+            table.add_column(column)
+        for info in infos:
+            components = "\n".join(f"{k}: {', '.join(v)}" for k, v in info.components.items())
+            table.add_row(info.name, info.distribution or "-", info.version or "-",
+                          "\n".join(info.hooks), components)
+        console().print(table)
+
+    @plugins_app.command("new")
+    def new(
+        ctx: typer.Context,
+        name: str = typer.Argument(
+            ..., metavar="NAME",
+            help="The plugin's name (e.g. gift-note): its entry point, component and "
+                 "directory; the distribution is shipsync-NAME."),
+        path: Path = typer.Option(Path("."), "--path", help="Where to create the NAME/ directory."),
+        kind: str = typer.Option("mapper", "--kind", help="What it gives: mapper, policy or sink."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Scaffold a plugin project: pyproject with the entry point, hooks, config schema, tests."""  # noqa: E501 - one line: --help lists it
+        from .. import scaffold  # only this command needs the templates
+
+        invocation: Invocation = ctx.obj
+        try:
+            created = scaffold.create_plugin(name, path=path, kind=kind,
+                                             taken=scaffold.taken_names(invocation.host))
+        except scaffold.ScaffoldError as exc:
+            out = err_console()
+            out.print("Cannot create the plugin:", style="bold red", end=" ")
+            out.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        files = [str(f.relative_to(created.root)) for f in created.files]
+        if as_json:
+            print_json({"path": str(created.root.resolve()), "name": created.names.name,
+                        "distribution": created.names.distribution,
+                        "package": created.names.package, "kind": created.kind, "files": files})
+            return
+        out = console()
+        out.print(f"Created the {created.kind} plugin {created.names.name!r} "
+                  f"(distribution {created.names.distribution}) in {created.root}:", markup=False)
+        for file in files:
+            out.print(f"  {file}", markup=False)
+        out.print("Next:", markup=False)
+        out.print(f"  cd {created.root}\n  pip install -e '.[test]'\n  pytest\n"
+                  f"  shipsync plugins        # lists {created.names.name}", markup=False)
+
+    app.add_typer(plugins_app, name="plugins")
+
+    @app.command("schema")
+    def schema(ctx: typer.Context) -> None:
+        """Print the composed JSON Schema of shipsync.toml (core and every plugin)."""
+        invocation: Invocation = ctx.obj
+        print_json(compose_schema(invocation.host.config_schemas.values()))

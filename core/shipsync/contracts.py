@@ -1,0 +1,277 @@
+"""The contract between the engine and its sources and sinks.
+
+A **source** is an e-commerce platform orders are read from and tracking is
+written back to (the built-in one: BigCommerce); a **sink** is shipping
+software orders are written to and printed labels are read back from (the
+built-in one: Starshipit). Each is a class a plugin registers through
+``shipsync_sources`` / ``shipsync_sinks``; the engine talks to it only through
+the ``Source`` and ``Sink`` protocols below and the result types they return,
+and mypy holds both sides to them.
+
+Records crossing the contract are plain dicts valid against the core's JSON
+Schemas (``CanonicalOrder``: schemas/order.json; ``ShipmentRecord``:
+schemas/shipment.json); the engine validates them at every boundary. What is a
+platform's own fact (a status it sets by itself, a carrier it uses for pickup
+in store) is declared by the source or sink as a capability, never known by
+the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal, Protocol, TypedDict
+
+__all__ = [
+    "CanonicalOrder",
+    "Context",
+    "CreateResult",
+    "DeleteOutcome",
+    "Destination",
+    "HttpOptions",
+    "OrderResult",
+    "RunInfo",
+    "ShipmentRecord",
+    "Sink",
+    "SinkCapabilities",
+    "SinkOrder",
+    "SinkPayload",
+    "Source",
+    "SourceCapabilities",
+    "SourceShipment",
+    "UpdateOutcome",
+]
+
+#: An order as it crosses the core: a dict valid against schemas/order.json.
+CanonicalOrder = dict[str, Any]
+#: One destination (``destinations[i]``) of a canonical order: one sink order.
+Destination = dict[str, Any]
+#: The body a sink sends for one destination; fingerprinted to notice changes.
+SinkPayload = dict[str, Any]
+
+
+class ShipmentRecord(TypedDict, total=False):
+    """A printed sink order on its way back to the source (schemas/shipment.json)."""
+
+    sink: str  # required
+    sink_order_id: str  # required
+    order_number: str  # required
+    carrier: str  # required: the sink's carrier code, e.g. AusPost
+    tracking_numbers: list[str]  # required: one per parcel (empty for pickup in store)
+    carrier_name: str
+    carrier_service_code: str
+    tracking_url: str
+    shipped_date: str
+    updated: str  # when the sink last changed the order (the writeback bookmark)
+    pickup: bool  # printed with the sink's pickup-in-store carrier: nothing to track
+
+
+class HttpOptions(TypedDict, total=False):
+    """``[run]`` settings every HTTP client of a plugin should honour."""
+
+    timeout: float
+    max_retries: int
+
+
+@dataclass
+class Context:
+    """What source and sink factories and mappers get besides their own config section.
+
+    ``config`` is the whole resolved config (a plugin reads its own section from
+    it); ``store``/``store_config`` the store being run, when there is one;
+    ``concurrency`` how many requests a plugin may have in flight at once;
+    ``config_path`` what relative paths in the config are relative to.
+    """
+
+    config: dict[str, Any]
+    store: str | None = None
+    store_config: dict[str, Any] = field(default_factory=dict)
+    http_options: HttpOptions = field(default_factory=lambda: HttpOptions())
+    concurrency: int = 1
+    config_path: Path | None = None
+
+
+@dataclass
+class OrderResult:
+    """One source order as read: a canonical order, or why it could not be read.
+
+    ``status_id`` is the order's status as the source reported it, known even
+    when the order could not be converted (``error``) or was read without its
+    lines (``order`` None and no error: a status is all the engine needs to
+    withdraw a cancelled order). ``raw`` is the source's own record, kept with a
+    quarantined order so the merchant can see what came in.
+    """
+
+    order_id: str
+    order: CanonicalOrder | None = None
+    error: str | None = None
+    raw: Any = None
+    status_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.status_id is None and self.order is not None:
+            self.status_id = self.order.get("status_id")
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """What became of one payload of ``Sink.create_orders``: its sink order id, or why not.
+
+    ``existed``: the sink already had an order with this number and it was proven
+    to be this one (e.g. after a lost answer), so it was adopted, not created.
+    """
+
+    order_number: str
+    sink_order_id: str | None = None
+    error: str | None = None
+    existed: bool = False
+
+
+@dataclass(frozen=True)
+class SinkOrder:
+    """An order found in the sink by its number (``Sink.find_order``)."""
+
+    sink_order_id: str
+    order_number: str
+    printed: bool = False
+    #: The reference the sink holds (what shipsync sent), so adoption can check it is ours.
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class SourceShipment:
+    """A shipment in the source, created or found (``Source.create_shipment``/``find_shipment``)."""
+
+    shipment_id: str
+    destination_id: str = ""
+    tracking_number: str = ""
+
+
+#: ``Sink.update_order``: changed; the label is already printed (nothing changed); or the
+#: sink no longer has the order (removed by the merchant).
+UpdateOutcome = Literal["updated", "printed", "gone"]
+#: ``Sink.delete_order``: deleted; the label is printed (nothing changed); already gone.
+DeleteOutcome = Literal["deleted", "printed", "gone"]
+
+
+@dataclass(frozen=True)
+class SourceCapabilities:
+    """Platform facts a source declares, so the engine never has to know them."""
+
+    #: The status the source moves an order to by itself once every item has a
+    #: shipment (BigCommerce: 2, Shipped), or None: the engine then sets a decided
+    #: status itself even when it is that one.
+    shipped_status: int | None = None
+
+
+@dataclass(frozen=True)
+class SinkCapabilities:
+    """Platform facts a sink declares."""
+
+    #: Orders one ``create_orders`` call takes.
+    batch_size: int = 1
+    #: The carrier the sink uses for pickup-in-store orders (Starshipit: PickupInStore);
+    #: "" when it has none, and pickup destinations are then sent like the others.
+    pickup_carrier: str = ""
+    #: How far before the last writeback bookmark printed orders are read again.
+    writeback_overlap: timedelta = timedelta(minutes=10)
+
+
+class Source(Protocol):
+    """An order source for one configured store (built by ``SourceSpec.factory``)."""
+
+    capabilities: SourceCapabilities
+
+    @property
+    def requests_made(self) -> int:
+        """Requests sent so far (for the report)."""
+
+    def orders_to_import(self, *, created_since: datetime,
+                         modified_since: datetime | None) -> Iterator[list[OrderResult]]:
+        """Orders to import created since ``created_since``, a page at a time, each once.
+
+        ``modified_since`` None means all of them; otherwise only those changed since.
+        """
+
+    def orders_by_id(self, order_ids: Iterable[str]) -> Iterator[list[OrderResult]]:
+        """These orders, whatever their status (retrying quarantined ones, one order)."""
+
+    def current_orders(self, order_ids: Iterable[str]) -> dict[str, OrderResult]:
+        """The orders' state now, for writeback: ``{order_id: result}`` (missing: not found)."""
+
+    def withdrawn_orders(self, since: datetime) -> Iterator[list[OrderResult]]:
+        """Orders changed since ``since`` that may have left shipping: cancelled, refunded,
+        declined (``status_id`` suffices) or partly refunded (with the order, so the lines
+        left to ship are known)."""
+
+    def not_importable_reason(self, order: CanonicalOrder) -> str | None:
+        """Why this order is not one the store imports today (e.g. its status), or None."""
+
+    def not_shippable_reason(self, status_id: int) -> str | None:
+        """Why an order in this status must not ship (it is withdrawn from the sink), or None."""
+
+    def shipment_body(self, destination: Destination, shipment: ShipmentRecord,
+                      tracking_carrier: str) -> dict[str, Any]:
+        """The request body that ships ``destination`` with ``shipment``'s tracking."""
+
+    def create_shipment(self, order_id: str, body: dict[str, Any]) -> SourceShipment:
+        """Post one shipment; raises ``InDoubtError`` when the answer was lost."""
+
+    def find_shipment(self, order_id: str, destination_id: str,
+                      tracking_number: str) -> SourceShipment | None:
+        """The shipment of this destination with this tracking number, if it exists."""
+
+    def set_status(self, order_id: str, status_id: int) -> None:
+        """Set the order's status (idempotent)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class Sink(Protocol):
+    """Shipping software orders are written to (built by ``SinkSpec.factory``)."""
+
+    capabilities: SinkCapabilities
+
+    @property
+    def requests_made(self) -> int:
+        """Requests sent so far (for the report)."""
+
+    def payload(self, order_number: str, order: CanonicalOrder,
+                destination: Destination) -> SinkPayload:
+        """The body for one destination, the same for the same input, leaving ``order``
+        unchanged; raises ``ValueError`` naming the field it cannot send."""
+
+    def create_orders(self, payloads: list[SinkPayload]) -> list[CreateResult]:
+        """Create up to ``batch_size`` orders: one result per payload, in order. A number
+        the sink already has is adopted only when proven ours, else refused; never twice."""
+
+    def find_order(self, order_number: str) -> SinkOrder | None:
+        """The order with this number, or None: settles a create whose answer was lost."""
+
+    def update_order(self, sink_order_id: str, payload: SinkPayload) -> UpdateOutcome:
+        """Replace an unprinted order's details and items."""
+
+    def delete_order(self, sink_order_id: str) -> DeleteOutcome:
+        """Delete an unprinted order."""
+
+    def shipped_since(self, since: datetime) -> Iterator[list[ShipmentRecord]]:
+        """Orders printed (or changed once printed) since ``since``, a page at a time."""
+
+    def shipment(self, order_number: str) -> ShipmentRecord | None:
+        """This order's shipment if its label is printed, else None (one order's writeback)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run of one store, as the run hooks see it."""
+
+    run_id: str
+    source: str
+    store: str
+    steps: tuple[str, ...]
+    dry_run: bool
