@@ -32,8 +32,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-__all__ = ["KINDS", "PluginNames", "Scaffold", "ScaffoldError", "create_plugin", "plugin_names",
-           "taken_names"]
+__all__ = ["KINDS", "Emulated", "PluginNames", "Scaffold", "ScaffoldError", "create_plugin",
+           "emulated_in", "plugin_names", "taken_names"]
 
 KINDS = ("mapper", "policy", "sink")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
@@ -93,6 +93,44 @@ def taken_names(host: Any) -> dict[str, set[str]]:
     return taken
 
 
+@dataclass(frozen=True)
+class Emulated:
+    """The installed sources and sinks that have a sandbox (an emulator), sorted by name.
+
+    A generated plugin's tests import orders from one of these sources and, for
+    a mapper or a policy, send them to one of these sinks.
+    """
+
+    sources: tuple[str, ...] = ()
+    sinks: tuple[str, ...] = ()
+
+
+def emulated_in(host: Any) -> Emulated:
+    """The sources and sinks of ``host`` with a sandbox of the same name in ``host.sandboxes``."""
+    sandboxes = set(host.sandboxes)
+    return Emulated(sources=tuple(sorted(set(host.sources) & sandboxes)),
+                    sinks=tuple(sorted(set(host.sinks) & sandboxes)))
+
+
+def _choose(role: str, given: str | None, emulated: tuple[str, ...] | None) -> str:
+    """The source or sink (``role``) the tests run against: ``given``, else the first emulated."""
+    if emulated is None:  # the caller did not say what is installed: take its word
+        if given is None:
+            raise ScaffoldError(f"name the {role} the plugin's tests run against (--{role})")
+        return given
+    if given is None:
+        if not emulated:
+            raise ScaffoldError(
+                f"no installed {role} has a sandbox, and the plugin's tests run against one: "
+                f"install a plugin that gives a {role} and its emulator (shipsync_sandboxes)")
+        return emulated[0]
+    if given not in emulated:
+        known = ", ".join(emulated) if emulated else "none is installed"
+        raise ScaffoldError(f"--{role} {given!r} is not an installed {role} with a sandbox "
+                            f"({role}s with one: {known})")
+    return given
+
+
 def _section(names: PluginNames, kind: str) -> str:
     # The engine builds a sink from the config section named after the sink.
     return names.name if kind == "sink" else names.section
@@ -136,6 +174,13 @@ SUMMARIES = {
 _MODULE_OF_KIND = {"mapper": "mapping", "policy": "policy", "sink": "sink"}
 
 
+def _emulators(platforms: dict[str, str]) -> str:
+    """What the generated tests run against, in words: "the emulators of the source X and ..."."""
+    if "sink" not in platforms:
+        return f"the emulator of the source {platforms['source']}"
+    return f"the emulators of the source {platforms['source']} and the sink {platforms['sink']}"
+
+
 def _fill(template: str, values: dict[str, str], name: str) -> str:
     try:
         return Template(template).substitute(values)
@@ -175,15 +220,29 @@ class Scaffold:
     names: PluginNames
     kind: str
     files: list[Path]
+    source: str  # whose emulator its tests import orders from
+    sink: str | None  # whose emulator they send orders to (None: a sink plugin's own sink)
 
 
 def create_plugin(name: str, *, path: str | Path = ".", kind: str = "mapper",
-                  taken: dict[str, set[str]] | None = None) -> Scaffold:
-    """Write the project ``path/NAME/``; refuses an existing directory or a name in use."""
+                  taken: dict[str, set[str]] | None = None, emulated: Emulated | None = None,
+                  source: str | None = None, sink: str | None = None) -> Scaffold:
+    """Write the project ``path/NAME/``; refuses an existing directory or a name in use.
+
+    Its tests run against the emulators of ``source`` and, but for a sink plugin
+    (whose tests use the sink it gives), ``sink``: by default the first of
+    ``emulated`` (see ``emulated_in``), which refuses any other name too.
+    """
     if kind not in KINDS:
         raise ScaffoldError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
     names = plugin_names(name)
     _check_free(names, kind, taken or {})
+    if kind == "sink" and sink is not None:
+        raise ScaffoldError("--sink chooses the sink a mapper's or a policy's tests send orders "
+                            "to; a sink plugin's tests use the sink it gives: leave --sink out")
+    platforms = {"source": _choose("source", source, emulated.sources if emulated else None)}
+    if kind != "sink":
+        platforms["sink"] = _choose("sink", sink, emulated.sinks if emulated else None)
     parent = Path(path)
     if parent.exists() and not parent.is_dir():
         raise ScaffoldError(f"--path {str(parent)!r} is a file, not a directory")
@@ -196,6 +255,8 @@ def create_plugin(name: str, *, path: str | Path = ".", kind: str = "mapper",
         "package": names.package, "section": section, "title": names.title, "kind": kind,
         "module": _MODULE_OF_KIND[kind], "requirement": _shipsync_requirement(),
         "summary": _fill(SUMMARIES[kind], {"section": section}, f"the {kind} summary"),
+        "emulators": _emulators(platforms),
+        **platforms,
     }
     rendered = _project_files(names, kind, values)
     written = []
@@ -208,4 +269,5 @@ def create_plugin(name: str, *, path: str | Path = ".", kind: str = "mapper",
             written.append(target)
     except OSError as exc:
         raise ScaffoldError(f"cannot write {str(root)!r}: {exc.strerror or exc}") from None
-    return Scaffold(root=root, names=names, kind=kind, files=written)
+    return Scaffold(root=root, names=names, kind=kind, files=written,
+                    source=platforms["source"], sink=platforms.get("sink"))
