@@ -182,6 +182,16 @@ def test_without_an_emulated_source_or_sink_nothing_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_readme_installs_from_a_path_or_a_repository_until_published(tmp_path: Path) -> None:
+    assert new("gift-note", cwd=tmp_path).code == 0
+
+    readme = (tmp_path / "gift-note" / "README.md").read_text()
+    install = readme.split("## Install")[1].split("## ")[0]
+    assert "pip install ./gift-note" in install
+    assert 'pip install "git+https://' in install
+    assert "published to PyPI" in install and "`pip install shipsync-gift-note`" in install
+
+
 def test_no_template_names_a_platform() -> None:
     templates = [t for t in (files("shipsync.scaffold") / "templates").iterdir()
                  if t.name.endswith(".tmpl")]
