@@ -157,24 +157,29 @@ DeleteOutcome = Literal["deleted", "printed", "gone"]
 
 @dataclass(frozen=True)
 class SourceCapabilities:
-    """Platform facts a source declares, so the engine never has to know them."""
+    """Platform facts a source declares, so the engine never has to know them.
 
-    #: The status the source moves an order to by itself once every item has a
-    #: shipment (BigCommerce: 2, Shipped), or None: the engine then sets a decided
-    #: status itself even when it is that one.
+    ``shipped_status``: the status the source moves an order to by itself once
+    every item has a shipment (BigCommerce: 2, Shipped), or None: the engine then
+    sets a decided status itself even when it is that one.
+    """
+
     shipped_status: int | None = None
 
 
 @dataclass(frozen=True)
 class SinkCapabilities:
-    """Platform facts a sink declares."""
+    """Platform facts a sink declares.
 
-    #: Orders one ``create_orders`` call takes.
+    ``batch_size``: orders one ``create_orders`` call takes. ``pickup_carrier``:
+    the carrier the sink uses for pickup-in-store orders (Starshipit:
+    PickupInStore); "" when it has none, and pickup destinations are then sent
+    like the others. ``writeback_overlap``: how far before the last writeback
+    bookmark printed orders are read again.
+    """
+
     batch_size: int = 1
-    #: The carrier the sink uses for pickup-in-store orders (Starshipit: PickupInStore);
-    #: "" when it has none, and pickup destinations are then sent like the others.
     pickup_carrier: str = ""
-    #: How far before the last writeback bookmark printed orders are read again.
     writeback_overlap: timedelta = timedelta(minutes=10)
 
 

@@ -5,7 +5,9 @@ HTTP on loopback. This module holds what every emulator shares: the HTTP server,
 routing, fault injection, the request log and rate-limit windows. The emulators
 themselves live in the plugins (``shipsync_bigcommerce.sandbox``,
 ``shipsync_starshipit.sandbox``) and are registered through the
-``shipsync_sandboxes`` hook.
+``shipsync_sandboxes`` hook. ``SourceEmulator`` and ``SinkEmulator`` say what
+shipsync's test kit (and the tests ``shipsync plugins new`` writes) asks of a
+source's and a sink's emulator.
 
 Every emulator also answers a small admin API under ``/__sandbox/`` so that a
 test or a person driving a sandbox started in another process can steer it:
@@ -28,7 +30,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "RequestLog",
     "Response",
     "Router",
+    "SinkEmulator",
+    "SourceEmulator",
     "FAULT_KINDS",
 ]
 
@@ -581,3 +585,64 @@ class EmulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --------------------------------------------------------------------------- what tests drive
+
+
+@runtime_checkable
+class SourceEmulator(Protocol):
+    """An order source's emulator as tests drive it (e.g. ``BigCommerceEmulator``).
+
+    The tests ``shipsync plugins new`` writes set orders up and read them back
+    through these members only, so they run against any source whose emulator
+    has them. The source's sandbox config (``SandboxSpec.config``) holds each
+    store's settings at ``config[SOURCE]["stores"][NAME]``, NAME a key of
+    ``stores``: that is where a test adds store settings such as ``sink`` or
+    ``status_policies``.
+    """
+
+    @property
+    def stores(self) -> Mapping[str, object]:
+        """The emulator's stores, by the name its sandbox config gives each."""
+        ...
+
+    def add_order(self, store: str, /, *, products: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add an order ready to import to ``store`` and return it, with its ``id``.
+
+        ``products`` are its items, all to one shipping address: dicts of ``name``
+        and, optionally, ``sku``, ``quantity`` and ``product_id``. shipsync's
+        default order number in the sink is ``str(order["id"])``.
+        """
+        ...
+
+    def get_order(self, store: str, order_id: int, /) -> dict[str, Any]:
+        """The order as it is now, with its ``status_id`` (what writeback changes)."""
+        ...
+
+
+@runtime_checkable
+class SinkEmulator(Protocol):
+    """A sink's emulator as tests drive it (e.g. ``StarshipitEmulator``).
+
+    A test finds what shipsync sent and does what the merchant does in the sink
+    (print a label) through these members only.
+    """
+
+    def accounts(self) -> Sequence[tuple[str, ...]]:
+        """Every account, each a tuple whose first item is its key: the ``account``
+        the other methods take. The sandbox config points shipsync at the first."""
+        ...
+
+    def get_order(self, account: str, order_number: str, /) -> dict[str, Any] | None:
+        """The order shipsync created under ``order_number``, or None.
+
+        As the sink holds it, with ``items``: one dict per item sent, carrying
+        its ``country_of_origin`` when the canonical item had one.
+        """
+        ...
+
+    def print_label(self, account: str, order_number: str, /) -> dict[str, Any]:
+        """Print the order's label, as the merchant would: the next run writes the
+        shipment (its tracking number) back to the source."""
+        ...

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .plugins import PluginHost
-from .sandbox import Emulator, EmulatorServer
+from .sandbox import Emulator, EmulatorServer, SinkEmulator, SourceEmulator
 
 __all__ = ["SandboxSet"]
 
@@ -23,13 +23,24 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             into[key] = value
 
 
+def _unlike(name: str, emulator: Emulator, protocol: str, members: tuple[str, ...]) -> str:
+    missing = [member for member in members if not hasattr(emulator, member)]
+    return (f"the {name!r} sandbox's emulator ({type(emulator).__name__}) has no "
+            f"{', '.join(missing)}: it does not follow shipsync.sandbox.{protocol}")
+
+
 class SandboxSet:
     """The registered sandboxes, each served on loopback by its own server."""
 
     def __init__(self, host: PluginHost, *, names: Iterable[str] | None = None,
                  port: int = 0, per_sandbox: dict[str, dict[str, Any]] | None = None,
                  **options: Any) -> None:
-        """``options`` go to every sandbox's ``create``; ``per_sandbox[name]`` to one."""
+        """``options`` go to every sandbox's ``create``; ``per_sandbox[name]`` to one.
+
+        Every ``create`` takes the options it does not know as ``**options`` and
+        ignores them, so ``orders``, ``seed`` and ``rate_limit`` (None: no limit)
+        can be given to all at once.
+        """
         self.host = host
         chosen = list(names) if names is not None else sorted(host.sandboxes)
         self.specs = [host.sandboxes[name] for name in chosen]
@@ -57,6 +68,28 @@ class SandboxSet:
         self.stop()
 
     def emulator(self, name: str) -> Emulator:
+        return self.servers[name].emulator
+
+    def source_emulator(self, name: str) -> SourceEmulator:
+        """The running emulator of the source ``name``, as a ``SourceEmulator``."""
+        emulator = self._running(name)
+        if not isinstance(emulator, SourceEmulator):
+            raise TypeError(_unlike(name, emulator, "SourceEmulator",
+                                    ("stores", "add_order", "get_order")))
+        return emulator
+
+    def sink_emulator(self, name: str) -> SinkEmulator:
+        """The running emulator of the sink ``name``, as a ``SinkEmulator``."""
+        emulator = self._running(name)
+        if not isinstance(emulator, SinkEmulator):
+            raise TypeError(_unlike(name, emulator, "SinkEmulator",
+                                    ("accounts", "get_order", "print_label")))
+        return emulator
+
+    def _running(self, name: str) -> Emulator:
+        if name not in self.servers:
+            raise KeyError(f"no sandbox named {name!r} is running "
+                           f"(running: {', '.join(sorted(self.servers)) or 'none'})")
         return self.servers[name].emulator
 
     def url(self, name: str) -> str:

@@ -72,7 +72,7 @@ class Link:
 class JournalEntry:
     id: int
     run_id: str
-    target: str  # the remote system, e.g. starshipit or bigcommerce
+    target: str  # the remote system: a source's or sink's name
     action: str  # create_order | update_order | delete_order | create_shipment | set_status
     key: str  # what makes the write unique, e.g. the order number
     payload: dict[str, Any]

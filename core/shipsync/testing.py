@@ -17,7 +17,9 @@ Conformance suites (``shipsync.conformance``) that a plugin's tests subclass:
 
 Emulators run in the test process, so a test can set state up through their
 Python API (``sandboxes.emulator("bigcommerce").add_order(...)``), run the CLI
-against them over real HTTP, and check what arrived.
+against them over real HTTP, and check what arrived. ``sandboxes.source_emulator``
+and ``sandboxes.sink_emulator`` give an emulator typed as what any source's or
+sink's emulator offers (``shipsync.sandbox.SourceEmulator``, ``SinkEmulator``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .conformance import (  # noqa: E402
     no_network,
 )
 from .plugins import PluginHost  # noqa: E402
+from .sandbox import SinkEmulator, SourceEmulator  # noqa: E402
 from .sandboxes import SandboxSet  # noqa: E402
 
 __all__ = [
@@ -52,8 +55,11 @@ __all__ = [
     "CliResult",
     "MapperConformance",
     "NetworkBlocked",
+    "SandboxSet",
     "SinkConformance",
+    "SinkEmulator",
     "SourceConformance",
+    "SourceEmulator",
     "canonical_orders",
     "no_network",
     "run_cli",
@@ -120,10 +126,12 @@ def shipsync_host() -> PluginHost:
 
 @pytest.fixture
 def sandbox_options() -> dict[str, Any]:
-    """Small, fast sandboxes: 20 seeded orders and no rate limits."""
-    return {"orders": 20, "seed": 1,
-            "per_sandbox": {"bigcommerce": {"rate_limit": None},
-                            "starshipit": {"rate_limit": None}}}
+    """Small, fast sandboxes: 20 seeded orders and no rate limits.
+
+    Every option goes to every sandbox's ``create``; ``per_sandbox`` maps a
+    sandbox's name to options for it alone.
+    """
+    return {"orders": 20, "seed": 1, "rate_limit": None}
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.table import Table
@@ -48,6 +49,14 @@ def register(app: typer.Typer) -> None:
                  "directory; the distribution is shipsync-NAME."),
         path: Path = typer.Option(Path("."), "--path", help="Where to create the NAME/ directory."),
         kind: str = typer.Option("mapper", "--kind", help="What it gives: mapper, policy or sink."),
+        source: Optional[str] = typer.Option(
+            None, "--source", metavar="NAME",
+            help="The source whose emulator the plugin's tests import orders from. Default: "
+                 "the installed source with a sandbox (with several, the alphabetically first)."),
+        sink: Optional[str] = typer.Option(
+            None, "--sink", metavar="NAME",
+            help="The sink whose emulator a mapper's or policy's tests send orders to. Default: "
+                 "the installed sink with a sandbox (with several, the alphabetically first)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Scaffold a plugin project: pyproject with the entry point, hooks, config schema, tests."""  # noqa: E501 - one line: --help lists it
@@ -56,7 +65,9 @@ def register(app: typer.Typer) -> None:
         invocation: Invocation = ctx.obj
         try:
             created = scaffold.create_plugin(name, path=path, kind=kind,
-                                             taken=scaffold.taken_names(invocation.host))
+                                             taken=scaffold.taken_names(invocation.host),
+                                             emulated=scaffold.emulated_in(invocation.host),
+                                             source=source, sink=sink)
         except scaffold.ScaffoldError as exc:
             out = err_console()
             out.print("Cannot create the plugin:", style="bold red", end=" ")
@@ -66,13 +77,16 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"path": str(created.root.resolve()), "name": created.names.name,
                         "distribution": created.names.distribution,
-                        "package": created.names.package, "kind": created.kind, "files": files})
+                        "package": created.names.package, "kind": created.kind,
+                        "source": created.source, "sink": created.sink, "files": files})
             return
         out = console()
         out.print(f"Created the {created.kind} plugin {created.names.name!r} "
                   f"(distribution {created.names.distribution}) in {created.root}:", markup=False)
         for file in files:
             out.print(f"  {file}", markup=False)
+        out.print(f"Its tests run against the emulator of the source {created.source}"
+                  + (f" and of the sink {created.sink}." if created.sink else "."), markup=False)
         out.print("Next:", markup=False)
         out.print(f"  cd {created.root}\n  pip install -e '.[test]'\n  pytest\n"
                   f"  shipsync plugins        # lists {created.names.name}", markup=False)

@@ -185,6 +185,7 @@ def _session(invocation: Invocation,
             sandboxes.stop()
 
 
+SOURCE = typer.Argument(..., help="The source: an installed source plugin's name.")
 STORE = typer.Option(None, "--store", help="Only this store (its name in the config).")
 DAYS = typer.Option(None, "--days", help="Import orders created in the last N days "
                     "(a full window, not only what changed).")
@@ -196,7 +197,7 @@ EVERY = typer.Option(None, "--every", help="Repeat every DURATION (e.g. 20m) unt
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(ctx: typer.Context,
-            source: str = typer.Argument(..., help="The source, e.g. bigcommerce."),
+            source: str = SOURCE,
             store: Optional[str] = STORE, days: Optional[int] = DAYS,
             dry_run: bool = DRY_RUN, as_json: bool = AS_JSON,
             sandbox: bool = typer.Option(False, "--sandbox", help="Run against the built-in "
@@ -210,7 +211,7 @@ def register(app: typer.Typer) -> None:
                                      as_json, every, sandbox, sandbox_orders, seed))
 
     @app.command("import")
-    def import_(ctx: typer.Context, source: str = typer.Argument(...),
+    def import_(ctx: typer.Context, source: str = SOURCE,
                 store: Optional[str] = STORE, days: Optional[int] = DAYS,
                 dry_run: bool = DRY_RUN, as_json: bool = AS_JSON,
                 every: Optional[str] = EVERY) -> None:
@@ -218,7 +219,7 @@ def register(app: typer.Typer) -> None:
         execute(ctx.obj, SyncOptions(source, ("import",), store, days, dry_run, as_json, every))
 
     @app.command("writeback")
-    def writeback(ctx: typer.Context, source: str = typer.Argument(...),
+    def writeback(ctx: typer.Context, source: str = SOURCE,
                   store: Optional[str] = STORE, days: Optional[int] = DAYS,
                   dry_run: bool = DRY_RUN, as_json: bool = AS_JSON,
                   every: Optional[str] = EVERY) -> None:
