@@ -12,13 +12,17 @@ from typing import Any, Iterator
 
 import requests
 from shipsync.config import Secret
-from shipsync.http import ApiError, HttpClient, RateBudget, RateLimitPolicy, TransportError
+from shipsync.http import ApiError, HttpClient, RateBudget, RateLimitPolicy
+from shipsync.pagination import Keyset, Page, PageNumbers, paginate
 
 __all__ = ["BigCommerceClient", "BigCommerceRateLimits", "PAGE_LIMIT", "api_bases"]
 
 PAGE_LIMIT = 250  # the most BigCommerce returns per page (413 above)
-MAX_REPEATS = 3  # a page repeated more often than this fails the call
 ORDER_INCLUDE = {"include": "consignments.line_items", "consignment_structure": "object"}
+
+
+def _order_id(row: dict[str, Any]) -> int:
+    return int(row.get("id", 0))
 
 
 def api_bases(api_path: str) -> tuple[str, str]:
@@ -106,48 +110,26 @@ class BigCommerceClient:
         query.update({"sort": "id:asc", "limit": page_size})
         if include_lines:
             query.update(ORDER_INCLUDE)
-        next_id = int(query.pop("min_id", 0) or 0)
-        max_id = query.get("max_id")
-        repeats = 0
-        while True:
-            if next_id:
-                query["min_id"] = next_id
-            raw = self._list(self.v2, "orders", query)
-            # A page repeated by a flaky proxy carries ids we already have: ask again.
-            rows = [r for r in raw if int(r.get("id", 0)) >= next_id]
-            if raw and not rows:
-                repeats += 1
-                if repeats > MAX_REPEATS:
-                    raise TransportError("bigcommerce: the orders list keeps repeating a page")
-                continue
-            repeats = 0
-            if rows:
-                yield rows
-            if len(raw) < page_size:
-                return
-            next_id = max(int(r["id"]) for r in rows) + 1
-            if max_id is not None and next_id > int(max_id):
-                return
+        first = int(query.pop("min_id", 0) or 0)
+        last = query.get("max_id")
+
+        def fetch(min_id: int) -> Page[dict[str, Any]]:
+            return Page(self._list(self.v2, "orders", {**query, **({"min_id": min_id}
+                                                                   if min_id else {})}))
+
+        yield from paginate(fetch, Keyset(page_size, key=_order_id, first=first,
+                                          last_id=int(last) if last is not None else None),
+                            name="bigcommerce GET /v2/orders")
 
     def _pages(self, path: str, key: str = "id") -> list[dict[str, Any]]:
         """Every row of a page-numbered v2 list, each once, whatever pages repeat."""
-        rows: list[dict[str, Any]] = []
-        seen: set[Any] = set()
-        page, repeats = 1, 0
-        while True:
-            raw = self._list(self.v2, path, {"page": page, "limit": PAGE_LIMIT})
-            fresh = [r for r in raw if r.get(key) not in seen]
-            if raw and not fresh:
-                repeats += 1
-                if repeats > MAX_REPEATS:
-                    raise TransportError(f"bigcommerce: {path} keeps repeating a page")
-                continue
-            repeats = 0
-            seen.update(r.get(key) for r in fresh)
-            rows.extend(fresh)
-            if len(raw) < PAGE_LIMIT:
-                return rows
-            page += 1
+
+        def fetch(page: int) -> Page[dict[str, Any]]:
+            return Page(self._list(self.v2, path, {"page": page, "limit": PAGE_LIMIT}))
+
+        return [row for rows in paginate(fetch, PageNumbers(PAGE_LIMIT, key=lambda r: r.get(key)),
+                                         name=f"bigcommerce GET /v2/{path}")
+                for row in rows]
 
     def order(self, order_id: str | int, *, include_lines: bool = True) -> dict[str, Any] | None:
         try:
@@ -178,22 +160,23 @@ class BigCommerceClient:
         found: dict[int, dict[str, Any]] = {}
         ids = sorted({p for p in product_ids if p})
         for start in range(0, len(ids), chunk):
-            part = ids[start:start + chunk]
-            page = 1
-            while True:
+            part = ",".join(map(str, ids[start:start + chunk]))
+
+            def fetch(page: int, part: str = part) -> Page[dict[str, Any]]:
                 response = self.v3.request(
                     "GET", "shipping/products/customs-information",
-                    params={"product_id:in": ",".join(map(str, part)), "page": page,
-                            "limit": PAGE_LIMIT})
+                    params={"product_id:in": part, "page": page, "limit": PAGE_LIMIT})
                 if response.status_code == 204 or not response.content:
-                    break
+                    return Page([])
                 body = response.json()
-                for row in body.get("data") or []:
-                    found[int(row["product_id"])] = row
                 pagination = (body.get("meta") or {}).get("pagination") or {}
-                if page >= int(pagination.get("total_pages") or 1):
-                    break
-                page += 1
+                return Page(list(body.get("data") or []),
+                            int(pagination.get("total_pages") or 1))
+
+            for rows in paginate(fetch, PageNumbers(PAGE_LIMIT, key=lambda r: r.get("product_id")),
+                                 name="bigcommerce GET /v3/shipping/products/customs-information"):
+                for row in rows:
+                    found[int(row["product_id"])] = row
         return found
 
     # -- writes ---------------------------------------------------------------

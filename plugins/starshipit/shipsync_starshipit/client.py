@@ -11,13 +11,13 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from shipsync.config import Secret
-from shipsync.http import ApiError, HttpClient, RateBudget, TransportError
+from shipsync.http import ApiError, HttpClient, RateBudget
+from shipsync.pagination import Page, PageNumbers, paginate
 
 __all__ = ["StarshipitClient", "IMPORT_LIMIT", "PAGE_LIMIT", "envelope_errors"]
 
 IMPORT_LIMIT = 50  # orders per POST /api/orders/import
 PAGE_LIMIT = 250  # rows per page of /api/orders/shipped
-MAX_REPEATS = 3  # a page repeated more often than this fails the call
 PACING = 0.95  # share of the configured rate_limit actually sent (see StarshipitClient)
 
 
@@ -108,28 +108,16 @@ class StarshipitClient:
 
     def shipped(self, since: datetime) -> Iterator[list[dict[str, Any]]]:
         """Shipped (printed) orders updated since ``since``, 250 per call."""
-        page = 1
         stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        seen: set[Any] = set()
-        repeats = 0
-        while True:
+
+        def fetch(page: int) -> Page[dict[str, Any]]:
             body = self._call("GET", "api/orders/shipped", params={
                 "since_last_updated": stamp, "limit": PAGE_LIMIT, "page": page})
             if not body.get("success", True):
                 raise ApiError(f"starshipit: shipped orders: {envelope_errors(body)}", body=body)
-            raw = body.get("orders") or []
-            rows = [r for r in raw if r.get("order_id") not in seen]
-            if raw and not rows:
-                # The same page again (a flaky proxy): skipping ahead would lose a page.
-                repeats += 1
-                if repeats > MAX_REPEATS:
-                    raise TransportError("starshipit: shipped orders keep repeating a page")
-                continue
-            repeats = 0
-            seen.update(r.get("order_id") for r in rows)
-            if rows:
-                yield rows
-            total_pages = int(body.get("total_pages") or 0)
-            if page >= total_pages or not raw:
-                return
-            page += 1
+            total = body.get("total_pages")
+            return Page(list(body.get("orders") or []),
+                        int(total) if isinstance(total, int) else None)
+
+        yield from paginate(fetch, PageNumbers(PAGE_LIMIT, key=lambda row: row.get("order_id")),
+                            name="starshipit GET /api/orders/shipped")
