@@ -15,9 +15,27 @@ from pathlib import Path
 import pytest
 from shipsync.testing import TRANSCRIPT_ENV
 
+# The slow tests (kills at 50 points, faults of every kind) run with --slow or this set;
+# .ci/run sets it, so CI runs everything while a developer's `pytest` stays quick.
+SLOW_ENV = "SHIPSYNC_SLOW"
+
 # Credentials of the sandboxes (plugins' sandbox_spec) and of tests' canaries.
 SECRETS = ("sandbox-token-", "sandbox-api-key", "sandbox-subscription-key", "CANARY-SECRET")
 CONFIG_SUFFIXES = (".toml",)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true",
+                     help=f"also run the tests marked slow (or set ${SLOW_ENV}; CI does)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow") or os.environ.get(SLOW_ENV):
+        return
+    skip = pytest.mark.skip(reason=f"slow: run with --slow or ${SLOW_ENV}=1 (CI runs it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_configure(config: pytest.Config) -> None:

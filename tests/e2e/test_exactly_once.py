@@ -84,6 +84,7 @@ def _run_and_kill(world: World, after_requests: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_sigkill_at_50_points_then_a_clean_rerun_is_exact(world: World) -> None:
     rng = random.Random(7)
     # A little latency on every call, so that kills land inside calls as well as between them.
@@ -127,6 +128,7 @@ def _inject_everything(world: World, rate: float) -> None:
     world.bc.fault_reset_ms = 100
 
 
+@pytest.mark.slow
 def test_twenty_percent_faults_of_every_kind_converge_to_the_exact_result(world: World) -> None:
     rng = random.Random(3)
     expected = _seed_orders(world, 100, rng, first_id=5000)

@@ -41,6 +41,14 @@ def test_mypy_reports_no_problem_and_holds_the_core_to_strict() -> None:
     assert "no issues found" in output, output
 
 
+def test_the_engine_test_fakes_keep_the_source_and_sink_contracts() -> None:
+    """tests/core/engine_fakes.py is written against shipsync.contracts: mypy holds it there."""
+    with tempfile.TemporaryDirectory(prefix="shipsync-mypy-") as scratch:
+        code, output = _run("mypy", "--strict", "--cache-dir", str(Path(scratch) / "cache"),
+                            "tests/core/engine_fakes.py")
+    assert code == 0, output
+
+
 def test_the_core_names_no_platform_outside_docstring_examples() -> None:
     """Platform facts live in their plugins; core/ may name a platform only as an example."""
     offenders = []

@@ -1,0 +1,415 @@
+"""The engine driven through its typed contract: an in-memory source and sink, no HTTP.
+
+Import (create, update, delete, removed by hand), writeback (shipment, status, pickup),
+settling of writes in doubt, one order or one shipment at a time, dry runs; and a
+meta-test that every hook spec is implemented by this file's recording plugin and that
+the engine calls it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_fakes import (
+    CANCELLED,
+    FakeSink,
+    FakeSource,
+    order,
+    sink_factory,
+    source_factory,
+)
+from shipsync import (
+    CommandSpec,
+    ConfigSchema,
+    MapperSpec,
+    SandboxSpec,
+    SinkSpec,
+    SourceSpec,
+    StatusPolicySpec,
+    WritebackContext,
+    WritebackDecision,
+    hookimpl,
+    hookspecs,
+)
+from shipsync.config import Config
+from shipsync.engine import Engine, RunOptions, StoreReport
+from shipsync.plugins import PluginHost, make_plugin_manager
+from shipsync.state import SQLiteStateStore
+
+HOOKS = sorted(name for name, value in vars(hookspecs).items()
+               if name.startswith("shipsync_") and inspect.isfunction(value))
+
+
+def shipped_when_all_shipped(context: WritebackContext) -> WritebackDecision:
+    if not context.all_destinations_shipped:
+        return WritebackDecision(True, None, "other addresses still to ship")
+    return WritebackDecision(True, 2, "label printed: Shipped (2)")
+
+
+def pickup_waits(context: WritebackContext) -> WritebackDecision | None:
+    if not context.shipment.get("pickup"):
+        return None
+    return WritebackDecision(False, 8, "ready for pickup", pickup=True)
+
+
+def gift_note(order: dict[str, Any], context: Any) -> dict[str, Any]:
+    order["reference"] = "GIFT " + order["reference"]
+    return order
+
+
+class Recorder:
+    """A plugin implementing every hook spec, recording each call (and giving the fakes)."""
+
+    def __init__(self, source: FakeSource, sink: FakeSink) -> None:
+        self.source, self.sink = source, sink
+        self.calls: Counter[str] = Counter()
+        self.deleted: list[str] = []
+
+    @hookimpl
+    def shipsync_sources(self) -> list[SourceSpec]:
+        self.calls["shipsync_sources"] += 1
+        return [SourceSpec("fake", source_factory(self.source),
+                           stores=lambda config: list(config["fake"]["stores"].items()))]
+
+    @hookimpl
+    def shipsync_sinks(self) -> list[SinkSpec]:
+        self.calls["shipsync_sinks"] += 1
+        return [SinkSpec("fakesink", sink_factory(self.sink))]
+
+    @hookimpl
+    def shipsync_mappers(self) -> list[MapperSpec]:
+        self.calls["shipsync_mappers"] += 1
+        return [MapperSpec("gift-note", gift_note)]
+
+    @hookimpl
+    def shipsync_status_policies(self) -> list[StatusPolicySpec]:
+        self.calls["shipsync_status_policies"] += 1
+        return [StatusPolicySpec("pickup-waits", pickup_waits, order=10),
+                StatusPolicySpec("shipped", shipped_when_all_shipped)]
+
+    @hookimpl
+    def shipsync_config_schemas(self) -> list[ConfigSchema]:
+        self.calls["shipsync_config_schemas"] += 1
+        return [ConfigSchema("fake", {"type": "object"})]
+
+    @hookimpl
+    def shipsync_sandboxes(self) -> list[SandboxSpec]:
+        self.calls["shipsync_sandboxes"] += 1
+        return []
+
+    @hookimpl
+    def shipsync_commands(self) -> list[CommandSpec]:
+        self.calls["shipsync_commands"] += 1
+        return []
+
+    @hookimpl
+    def shipsync_writeback_decision(self, context: WritebackContext) -> None:
+        self.calls["shipsync_writeback_decision"] += 1  # None: the policies decide
+
+    @hookimpl
+    def shipsync_order_number(self, order: dict[str, Any], destination_index: int,
+                              prefix: str) -> None:
+        self.calls["shipsync_order_number"] += 1  # None: the core's numbering
+
+    @hookimpl
+    def shipsync_tracking_carrier(self, carrier: str, source: str) -> str:
+        self.calls["shipsync_tracking_carrier"] += 1
+        return f"{source}-{carrier}".lower()
+
+    @hookimpl
+    def shipsync_run_started(self, run: Any) -> None:
+        self.calls["shipsync_run_started"] += 1
+
+    @hookimpl
+    def shipsync_run_finished(self, run: Any, report: dict[str, Any]) -> None:
+        self.calls["shipsync_run_finished"] += 1
+
+    @hookimpl
+    def shipsync_order_imported(self, order_number: str) -> None:
+        self.calls["shipsync_order_imported"] += 1
+
+    @hookimpl
+    def shipsync_order_updated(self, order_number: str) -> None:
+        self.calls["shipsync_order_updated"] += 1
+
+    @hookimpl
+    def shipsync_order_deleted(self, order_number: str, reason: str) -> None:
+        self.calls["shipsync_order_deleted"] += 1
+        self.deleted.append(order_number)
+
+    @hookimpl
+    def shipsync_order_skipped(self, order_id: str, reason: str) -> None:
+        self.calls["shipsync_order_skipped"] += 1
+
+    @hookimpl
+    def shipsync_order_failed(self, order_id: str, reason: str) -> None:
+        self.calls["shipsync_order_failed"] += 1
+
+    @hookimpl
+    def shipsync_order_written_back(self, order_id: str, decision: WritebackDecision) -> None:
+        self.calls["shipsync_order_written_back"] += 1
+
+
+class World:
+    """The engine over the fakes, with a state file in a temporary folder."""
+
+    def __init__(self, tmp_path: Path, **store: Any) -> None:
+        self.source, self.sink = FakeSource(), FakeSink()
+        self.recorder = Recorder(self.source, self.sink)
+        self.host = PluginHost(make_plugin_manager(entry_points=False,
+                                                   plugins=[("recorder", self.recorder)]))
+        self.host.check()
+        self.state = SQLiteStateStore(tmp_path / "state.db")
+        self.configure(**store)
+
+    def configure(self, **store: Any) -> None:
+        data = {"fake": {"stores": {"main": {"sink": "fakesink", **store}}},
+                "run": {"concurrency": 1}}
+        self.engine = Engine(self.host, Config(data=data, raw=data), self.state)
+
+    def run(self, *steps: str, dry_run: bool = False, days: int | None = None) -> StoreReport:
+        options = RunOptions(steps=steps or ("import", "writeback"), dry_run=dry_run, days=days)
+        [report] = self.engine.run("fake", options=options)
+        return report
+
+    def link(self, order_id: str) -> list[str]:
+        return [link.state for link in self.state.links_for_order("fake", "main", order_id)]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def test_import_creates_one_sink_order_per_destination_once(world: World) -> None:
+    world.source.add(order("1"))
+    world.source.add(order("2", destinations=2))
+
+    report = world.run("import")
+    again = world.run("import")
+
+    assert sorted(world.sink.orders) == ["1", "2-1", "2-2"]
+    assert report.imported == 3 and again.imported == 0 and again.already_imported == 3
+    assert world.sink.creates == 3
+    assert world.sink.orders["1"]["reference"] == "GIFT 1"  # the mapper ran
+    assert world.link("2") == ["imported", "imported"]
+
+
+def test_a_changed_order_updates_its_unprinted_sink_order(world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    world.source.orders["1"]["destinations"][0]["items"][0]["quantity"] = 3
+
+    report = world.run("import", days=7)
+
+    assert report.updated == 1
+    assert world.sink.orders["1"]["items"] == [["Mug", 3]]
+
+
+def test_a_cancelled_order_is_withdrawn_from_the_sink(world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    world.source.orders["1"]["status_id"] = CANCELLED
+
+    report = world.run("import")
+
+    assert report.deleted == 1 and "1" not in world.sink.orders
+    assert world.link("1") == ["deleted"] and world.recorder.deleted == ["1"]
+
+
+def test_a_sink_order_removed_by_hand_is_reported_once_not_failed_nor_recreated(
+        world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    del world.sink.orders["1"]
+    world.source.orders["1"]["destinations"][0]["items"][0]["quantity"] = 2
+
+    first = world.run("import", days=7)
+    second = world.run("import", days=7)
+
+    assert first.failed == 0 and first.skipped_reasons == {
+        "removed from fakesink by hand (not sent again)": 1}
+    assert second.failed == 0 and second.imported == 0 and "1" not in world.sink.orders
+    assert world.link("1") == ["removed"]
+
+
+def test_writeback_posts_the_shipment_then_leaves_the_status_the_source_sets_itself(
+        world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    world.sink.print_label("1", "TRACK1", "TRACK2")
+
+    report = world.run("writeback")
+    again = world.run("writeback")
+
+    assert report.written_back == 1 and again.written_back == 0
+    [shipment] = world.source.shipments
+    assert shipment["tracking_number"] == "TRACK1" and shipment["carrier"] == "fake-post"
+    # Shipped (2) is the status the fake shop sets by itself once all has shipped.
+    assert world.source.statuses == []
+    assert world.link("1") == ["written_back"]
+
+
+def test_a_status_the_source_does_not_set_itself_is_written(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.source.capabilities = type(world.source.capabilities)(shipped_status=None)
+    world.source.add(order("1"))
+    world.run("import")
+    world.sink.print_label("1", "T1")
+
+    world.run("writeback")
+
+    assert world.source.statuses == [("1", 2)]
+
+
+def test_multi_address_order_is_shipped_only_when_every_address_has_shipped(
+        world: World) -> None:
+    world.source.capabilities = type(world.source.capabilities)(shipped_status=None)
+    world.source.add(order("1", destinations=2))
+    world.run("import")
+    world.sink.print_label("1-1", "A")
+    world.run("writeback")
+    assert world.source.statuses == [] and len(world.source.shipments) == 1
+
+    world.sink.print_label("1-2", "B")
+    world.run("writeback")
+    assert world.source.statuses == [("1", 2)] and len(world.source.shipments) == 2
+
+
+def test_pickup_goes_with_the_sinks_pickup_carrier_and_waits_for_pickup(tmp_path: Path) -> None:
+    off = World(tmp_path / "off")
+    off.source.add(order("1", pickup=True))
+    assert off.run("import").skipped_reasons == {
+        "pickup in store (Enable Pickup in Store is off)": 1}
+
+    world = World(tmp_path / "on", pickup_in_store=True)
+    world.source.add(order("1", pickup=True))
+    world.run("import")
+    assert world.sink.orders["1"]["carrier"] == "Collect"
+    world.sink.print_label("1", carrier="Collect")
+    report = world.run("writeback")
+
+    assert report.awaiting_pickup == 1 and report.written_back == 0
+    assert world.source.shipments == [] and world.source.statuses == [("1", 8)]
+    assert world.link("1") == ["awaiting_pickup"]
+
+
+def test_a_lost_import_answer_is_looked_up_not_sent_twice(world: World) -> None:
+    world.source.add(order("1"))
+    world.sink.lose_create_answers = 1
+
+    report = world.run("import")
+
+    assert report.imported == 1 and world.sink.creates == 1 and world.link("1") == ["imported"]
+
+
+def test_an_unsettled_create_is_never_sent_again_until_settled(world: World) -> None:
+    world.source.add(order("1"))
+    world.sink.lose_create_answers = 1
+    world.sink.unreachable_lookups = True
+    first = world.run("import")
+    world.sink.orders.clear()  # whatever the sink did, nothing is resent while in doubt
+
+    second = world.run("import", days=7)
+    assert first.failed == 1 and second.imported == 0 and world.sink.orders == {}
+    assert "in doubt" in " ".join(second.skipped_reasons)
+
+    world.sink.unreachable_lookups = False
+    third = world.run("import", days=7)
+    assert third.imported == 1 and sorted(world.sink.orders) == ["1"]
+
+
+def test_a_lost_shipment_answer_is_looked_up_not_posted_twice(world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    world.sink.print_label("1", "T1")
+    world.source.lose_shipment_answers = 1
+
+    report = world.run("writeback")
+
+    assert report.written_back == 1 and len(world.source.shipments) == 1
+
+
+def test_one_order_and_one_shipment_alone(world: World) -> None:
+    world.source.add(order("1"))
+    world.source.add(order("2"))
+
+    imported = world.engine.import_order("fake", "main", "2")
+    assert imported.imported == 1 and sorted(world.sink.orders) == ["2"]
+
+    world.sink.print_label("2", "T2")
+    written = world.engine.write_back_order("fake", "main", "2")
+    assert written.written_back == 1 and [s["order_id"] for s in world.source.shipments] == ["2"]
+    nothing = world.engine.write_back_order("fake", "main", "1")  # not printed: nothing to do
+    assert nothing.written_back == 0 and nothing.failed == 0
+
+
+def test_one_cancelled_order_alone_is_withdrawn(world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    world.source.orders["1"]["status_id"] = CANCELLED
+
+    report = world.engine.import_order("fake", "main", "1")
+
+    assert report.deleted == 1 and world.sink.orders == {}
+
+
+def test_a_dry_run_writes_nothing_and_lists_what_it_would_do(world: World) -> None:
+    world.source.add(order("1"))
+
+    report = world.run(dry_run=True)
+
+    assert report.imported == 1 and world.sink.orders == {}
+    assert [a["action"] for a in report.actions] == ["import"]
+    assert world.state.runs() == [] and world.link("1") == []
+
+
+def test_an_invalid_order_is_quarantined_and_retried_until_fixed(world: World) -> None:
+    broken = world.source.add(order("1"))
+    broken["destinations"][0]["items"][0]["quantity"] = 0  # schema: minimum 1
+
+    first = world.run("import")
+    assert first.failed == 1 and "quantity" in first.failures[0]["reason"]
+    assert [q["order_id"] for q in world.state.quarantined("fake", "main")] == ["1"]
+
+    broken["destinations"][0]["items"][0]["quantity"] = 1
+    second = world.run("import")  # quarantined orders are read by id, whatever the bookmark
+    assert second.imported == 1 and world.state.quarantined("fake", "main") == []
+
+
+def test_the_import_bookmark_is_the_sources_newest_change_not_our_clock(world: World) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    remote = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
+    world.source.add(order("1", modified=remote - timedelta(minutes=30)))
+    world.source.add(order("2", modified=remote))
+
+    world.run("import", days=3650)
+    world.run("import")  # without --days: reads what changed since the bookmark
+
+    assert world.state.get_bookmark("import:fake:main") == remote.isoformat()
+
+
+def test_every_hook_spec_is_implemented_here_and_called_by_the_engine(world: World) -> None:
+    world.source.add(order("1"))
+    world.source.add(order("2"))
+    world.source.add(order("3", pickup=True))  # skipped: pickup is off
+    bad = world.source.add(order("4"))
+    bad["currency"] = "dollars"  # failed
+    world.run()
+    world.source.orders["1"]["destinations"][0]["items"][0]["quantity"] = 2  # updated
+    world.source.orders["2"]["status_id"] = CANCELLED  # deleted
+    world.run("import", days=7)
+    world.sink.print_label("1", "T1")  # written back
+    world.run("writeback")
+    world.host.sandboxes, world.host.commands  # noqa: B018 - gathered on first use
+
+    implemented = {name for name in HOOKS if hasattr(world.recorder, name)}
+    assert implemented == set(HOOKS), f"not implemented here: {set(HOOKS) - implemented}"
+    assert {name for name in HOOKS if world.recorder.calls[name] == 0} == set(), (
+        f"hooks the engine never called: "
+        f"{sorted(n for n in HOOKS if world.recorder.calls[n] == 0)}")
