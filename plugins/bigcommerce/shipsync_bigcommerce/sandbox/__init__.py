@@ -28,6 +28,8 @@ Where each part lives:
   ``changes``: merchant changes to an order; ``rendering``: state into JSON;
 - ``formats``: RFC-2822 dates and 4-decimal money; ``limits``: rate-limit windows
   and headers; ``errors``: v2 and v3 error bodies;
+- ``seed``: the seeded orders (``generate_orders``), from the products, units and
+  customs information of ``catalog`` and the people and places of ``people``;
 - ``registry``: ``create_sandbox`` and ``sandbox_config``, for the sandbox registry.
 """
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from ..seed import COUNTRIES
 from .formats import _as_datetime, _dec, _measure
+from .people import COUNTRIES
 from .state import (
     ADDRESS_FIELDS,
     ORDER_STATUSES,

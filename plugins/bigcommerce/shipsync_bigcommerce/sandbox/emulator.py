@@ -17,8 +17,8 @@ from typing import Any
 
 from shipsync.sandbox import Emulator, Request, Response
 
-from ..seed import WEIGHT_UNITS, generate_customs, generate_orders
 from .building import _build_order
+from .catalog import WEIGHT_UNITS, generate_customs
 from .changes import _apply_changes
 from .errors import _STORE_PATH, _answer_bugs, _api_of, _error, _message_of
 from .formats import _as_datetime
@@ -29,6 +29,7 @@ from .routes.order_parts import OrderPartRoutes
 from .routes.orders import OrderRoutes
 from .routes.shipments import ShipmentRoutes
 from .routes.store import StoreRoutes
+from .seed import generate_orders
 from .state import SandboxStore, _Order, _Store, _View
 
 GATEWAY = "https://api.bigcommerce.com"

@@ -8,7 +8,7 @@ from typing import Any
 
 from shipsync.sandbox import HTTPError, Request, Response
 
-from ...seed import length_unit
+from ..catalog import length_unit
 from ..rendering import _status_json
 from ..state import ORDER_STATUSES, _Store
 from .common import RouteBase
