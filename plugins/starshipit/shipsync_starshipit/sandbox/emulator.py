@@ -1,0 +1,145 @@
+"""``StarshipitEmulator``: the accounts, their Python API, and the wiring of routes and hooks.
+
+The request handlers live in ``routes/`` (one class per resource, mixed in
+here) on top of ``records.OrderRecords``; the gateway's hooks (keys, rate
+limit, its error shape) in ``gateway``. This module maps the paths to the
+handlers and holds the Python API that tests and the sandbox command use.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from shipsync.sandbox import FixedWindowLimiter, HTTPError, Request, Response
+
+from .envelope import StarshipitRefusal, _describe, _refusal_text, schema_errors
+from .gateway import Gateway
+from .rendering import shipped_row
+from .routes.labels import LabelRoutes, _total_weight
+from .routes.listings import ListingRoutes
+from .routes.order_import import ImportRoutes
+from .routes.orders import OrderRoutes
+from .routes.tracking import TrackingRoutes
+from .state import SHIPPED_STATUSES, UNSHIPPED_STATUSES, _Account
+
+
+class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, TrackingRoutes,
+                         Gateway):
+    """Starshipit accounts with their orders, behind the API's HTTP interface.
+
+    ``rate_limit`` is (requests, seconds) per subscription key, None for no limit.
+    Set ``emulator.now`` to a function returning a datetime to control the clock
+    that stamps ``last_updated`` and the default 24-hour listing window.
+    """
+
+    name = "starshipit"
+
+    def __init__(
+        self,
+        *,
+        rate_limit: tuple[int, float] | None = (2, 1.0),
+        fault_seed: int = 0,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(fault_seed=fault_seed)
+        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
+        self.rate_limit = rate_limit
+        self._limiter = FixedWindowLimiter(*rate_limit) if rate_limit else None
+        self._accounts: dict[str, _Account] = {}
+        self._order_ids = itertools.count(30_000_001)
+        self._item_ids = itertools.count(1)
+        self._package_ids = itertools.count(1)
+        for method, pattern, handler in (
+            ("POST", "/api/orders", self._create),
+            ("GET", "/api/orders", self._get),
+            ("PUT", "/api/orders", self._update),
+            ("POST", "/api/orders/import", self._import),
+            ("DELETE", "/api/orders/delete", self._delete),
+            ("GET", "/api/orders/unshipped", self._list_unshipped),
+            ("GET", "/api/orders/shipped", self._list_shipped),
+            ("POST", "/api/orders/shipment", self._shipment),
+            ("GET", "/api/track", self._track),
+        ):
+            self.router.add(method, pattern, handler)
+
+    # -- Python API (for tests and the sandbox command) -------------------------
+    def add_account(self, api_key: str, subscription_key: str) -> None:
+        """Add an account; several API keys may share one subscription key (and its rate limit)."""
+        with self.lock:
+            if api_key in self._accounts:
+                raise ValueError(f"an account with API key {api_key!r} already exists")
+            self._accounts[api_key] = _Account(api_key, subscription_key)
+
+    def accounts(self) -> list[tuple[str, str]]:
+        """(api_key, subscription_key) of every account, in the order they were added."""
+        with self.lock:
+            return [(a.api_key, a.subscription_key) for a in self._accounts.values()]
+
+    def create_order(self, api_key: str, order: dict[str, Any]) -> dict[str, Any]:
+        """Create an order as POST /api/orders would; raises StarshipitRefusal if refused."""
+        with self.lock:
+            account = self._python_account(api_key)
+            errors = schema_errors("order_create", order)
+            if errors:
+                raise StarshipitRefusal("; ".join(_describe(e) for e in errors))
+            try:
+                return copy.deepcopy(self._insert(account, order).order)
+            except HTTPError as exc:
+                raise StarshipitRefusal(_refusal_text(exc)) from None
+
+    def orders(self, api_key: str) -> list[dict[str, Any]]:
+        """Every order of the account (full model), by order id."""
+        with self.lock:
+            account = self._python_account(api_key)
+            return [copy.deepcopy(account.orders[i].order) for i in sorted(account.orders)]
+
+    def get_order(self, api_key: str, order_number: str) -> dict[str, Any] | None:
+        """The order with this number (full model), or None."""
+        with self.lock:
+            account = self._python_account(api_key)
+            order_id = account.order_ids.get(order_number)
+            return None if order_id is None else copy.deepcopy(account.orders[order_id].order)
+
+    def unshipped(self, api_key: str) -> list[dict[str, Any]]:
+        """Orders not yet printed, regardless of when they changed, by order id."""
+        return [o for o in self.orders(api_key) if o["status"] in UNSHIPPED_STATUSES]
+
+    def shipped(self, api_key: str) -> list[dict[str, Any]]:
+        """ShippedOrder rows of printed orders, regardless of when they changed, by order id."""
+        with self.lock:
+            account = self._python_account(api_key)
+            return [
+                shipped_row(account.orders[i])
+                for i in sorted(account.orders)
+                if account.orders[i].order["status"] in SHIPPED_STATUSES
+            ]
+
+    def print_label(
+        self, api_key: str, order_number: str, carrier: str | None = None, packages: int = 1
+    ) -> dict[str, Any]:
+        """Print a label as POST /api/orders/shipment would; returns that answer's body."""
+        if packages < 1:
+            raise ValueError("packages must be at least 1")
+        with self.lock:
+            account = self._python_account(api_key)
+            try:
+                record = self._find(account, order_number=order_number)
+                order = record.order
+                parcels = None  # the order's own packages, when there are as many as asked for
+                if len(order["packages"]) != packages:
+                    share = round(_total_weight(order) / packages, 3)
+                    parcels = [{"weight": share} for _ in range(packages)]
+                return self._print(record, carrier=carrier, parcels=parcels)
+            except HTTPError as exc:
+                raise StarshipitRefusal(_refusal_text(exc)) from None
+
+    # -- Emulator hooks (the gateway's are in gateway.Gateway) ------------------
+    def admin(self, action: str, request: Request) -> Response | None:
+        if action == "orders" and request.method == "GET":
+            with self.lock:
+                return Response(200, {key: self.orders(key) for key in self._accounts})
+        return None
