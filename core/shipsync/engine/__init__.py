@@ -4,8 +4,10 @@ One module per step, so a reader finds each behaviour by its file name:
 
 - ``lifecycle``: ``Engine`` (the configured stores and their plugins) and
   ``StoreRun`` (lease, run record, hooks and report around a store's steps);
-- ``importing``: the import step (map, plan, create, update, withdraw), for a
-  page or one order;
+- ``importing``: the import step (map, plan, update), for a page or one order;
+- ``creating``: new sink orders in batches, a lost answer looked up;
+- ``withdrawing``: sink orders deleted (order cancelled, nothing left to ship) or
+  removed by the merchant;
 - ``writeback``: the writeback step (shipment records -> decisions ->
   shipments and statuses), for a chunk or one shipment;
 - ``journal``: every remote write as intent, call, outcome (``journaled``);

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -169,14 +169,3 @@ class RunContext:
         """Move an existing link to ``state``."""
         self.link(link.order_id, link.destination_id, link.order_number, link.sink_order_id,
                   state, fingerprint or link.fingerprint, detail)
-
-    @contextlib.contextmanager
-    def workers(self, name: str, count: int) -> Iterator[Any]:
-        """A thread pool of up to ``count`` workers (None when one is enough)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        if count <= 1:
-            yield None
-            return
-        with ThreadPoolExecutor(max_workers=count, thread_name_prefix=name) as pool:
-            yield pool
