@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import pluggy
+
 from ..config import Config
 from ..contracts import Context, Sink, Source
 from ..registry import MapperSpec, StatusPolicySpec
@@ -66,11 +68,12 @@ class RunOptions:
 class RunContext:
     """One store's run: its plugins, state, journal, options and report."""
 
-    def __init__(self, *, hook: Any, state: StateStore, config: Config, concurrency: int,
+    def __init__(self, *, hook: pluggy.HookRelay, state: StateStore, config: Config,
+                 concurrency: int,
                  source_name: str, source: Source, sink_name: str, sink: Sink,
                  settings: StoreSettings, mappers: list[MapperSpec],
                  policies: list[StatusPolicySpec], options: RunOptions) -> None:
-        self.hook = hook  # the plugin manager's hook relay (pluggy types it as Any)
+        self.hook = hook  # the plugin manager's hook relay: self.hook.shipsync_...(...)
         self.state = state
         self.config = config
         self.concurrency = concurrency
