@@ -193,9 +193,10 @@ def test_a_second_process_on_the_same_state_is_refused_with_a_clear_message(
         [sys.executable, "-m", "shipsync", "--config", str(world.config_path), "run",
          "bigcommerce", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=env, cwd=world.tmp_path)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # a loaded machine starts a process slowly
     while world.bc.log.snapshot()["total"] == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert world.bc.log.snapshot()["total"] > 0, "the first run never started"
 
     second = world.cli("run", "bigcommerce", "--json")
     out, err = first.communicate(timeout=60)
