@@ -438,11 +438,13 @@ class SQLiteStateStore:
         (distinct orders). With ``per_hour`` the counts are split by hour: ``hour``
         is the event time's first 13 characters (``2025-06-01T14``), else ``""``.
         """
+        # PostgreSQL refuses a constant in GROUP BY: the hour is grouped on only when asked.
         hour = "SUBSTR(at, 1, 13)" if per_hour else "''"
+        by_hour = ", SUBSTR(at, 1, 13)" if per_hour else ""
         rows = self._q(
             f"SELECT source, store, kind, {hour} AS hour, COUNT(*) AS n, "
             f"COUNT(DISTINCT order_id) AS orders FROM events "
-            f"WHERE at >= ? GROUP BY source, store, kind, {hour}", (since,))
+            f"WHERE at >= ? GROUP BY source, store, kind{by_hour}", (since,))
         return [dict(r) for r in rows]
 
     def recent_events(self, kinds: tuple[str, ...], since: str,
