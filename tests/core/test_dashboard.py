@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -323,3 +326,13 @@ def test_the_stylesheets_colour_pairs_meet_wcag_aa() -> None:
     # Bars, the focus ring and borders of controls: 3:1 against the page (WCAG 1.4.11).
     for graphic in ("imported", "written_back", "latency", "focus", "muted"):
         assert contrast(colours[graphic], colours["bg"]) >= 3, graphic
+
+
+def test_without_the_serve_extra_the_command_says_what_to_install(tmp_path: Path) -> None:
+    """The base install has no Starlette: `shipsync dashboard` says how to get it, exit 2."""
+    blocked = ("import sys; sys.modules['starlette'] = None; "
+               "from shipsync.cli import main; main(['dashboard'])")
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'shipsync[serve]'" in done.stderr and "starlette" in done.stderr
