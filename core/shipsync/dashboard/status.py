@@ -101,6 +101,13 @@ class RunSummary:
         value = self.report.get(key, 0)
         return value if isinstance(value, int) else 0
 
+    @property
+    def outcome(self) -> str:
+        """How the run ended, in words."""
+        return {"ok": "finished", "failed_records": "finished with failed orders",
+                "stopped": "stopped early (asked to stop)", "crashed": "stopped on an error",
+                None: "not finished"}.get(self.status, str(self.status))
+
 
 @dataclass
 class StoreStatus:
@@ -260,13 +267,14 @@ def failures(engine: Engine, now: datetime | None = None) -> tuple[list[Failure]
         history = state.events(*key)
         if history and history[-1]["kind"] != "failed":
             continue  # something happened to it since: it is not failing any more
-        attempts = sum(1 for e in history if e["kind"] == "failed" and e["at"] >= since(now))
+        day = since(now)
+        failed_at = [e["at"] for e in history if e["kind"] == "failed" and e["at"] >= day]
         sink = stores[(event["source"], event["store"])].sink
         found.append(Failure(event["source"], event["store"], sink, event["order_id"],
                              event["detail"], how_to_fix(event["detail"], source=event["source"],
                                                          sink=sink),
-                             event["at"], history[-1]["at"] if history else event["at"],
-                             attempts, False))
+                             min(failed_at, default=event["at"]), event["at"],
+                             max(1, len(failed_at)), False))
     found.sort(key=lambda f: f.last_seen, reverse=True)
     return found[:LIST_LIMIT], len(found)
 
