@@ -111,6 +111,11 @@ class StateStore(Protocol):
     def start_run(self, source: str, store: str, steps: str, dry_run: bool) -> str: ...
     def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None: ...
     def runs(self, limit: int = 20) -> list[dict[str, Any]]: ...
+    def last_run(self, source: str, store: str,
+                 step: str | None = None) -> dict[str, Any] | None: ...
+    def count_events(self, since: str, *, per_hour: bool = False) -> list[dict[str, Any]]: ...
+    def recent_events(self, kinds: tuple[str, ...], since: str,
+                      limit: int = 200) -> list[dict[str, Any]]: ...
     def acquire_lease(self, name: str, ttl: float = 300.0) -> str | None: ...
     def lease_holder(self, name: str) -> dict[str, Any] | None: ...
     def renew_lease(self, name: str, holder: str, ttl: float = 300.0) -> bool: ...
@@ -164,6 +169,12 @@ MIGRATIONS: list[str] = [
         name TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER NOT NULL,
         expires REAL NOT NULL
     );
+    """,
+    # 4: the status page's questions (what happened in the last hours, each store's last
+    # run) answered from an index rather than a scan of every event and run ever recorded
+    """
+    CREATE INDEX events_by_time ON events (at);
+    CREATE INDEX runs_by_store ON runs (source, store, started_at);
     """,
 ]
 
@@ -402,6 +413,51 @@ class SQLiteStateStore:
             data["report"] = json.loads(data["report"]) if data["report"] else None
             out.append(data)
         return out
+
+    # -- what the status page reads (portable SQL: every backend answers the same) --------
+    def last_run(self, source: str, store: str,
+                 step: str | None = None) -> dict[str, Any] | None:
+        """The store's newest run, or its newest run that had ``step`` (import, writeback)."""
+        sql = "SELECT * FROM runs WHERE source=? AND store=?"
+        args: tuple[Any, ...] = (source, store)
+        if step:
+            # steps is a comma-separated list ("import,writeback"): match one whole item.
+            sql += " AND (',' || steps || ',') LIKE ?"
+            args += (f"%,{step},%",)
+        rows = self._q(sql + " ORDER BY started_at DESC LIMIT 1", args)
+        if not rows:
+            return None
+        data = dict(rows[0])
+        data["report"] = json.loads(data["report"]) if data["report"] else None
+        return data
+
+    def count_events(self, since: str, *, per_hour: bool = False) -> list[dict[str, Any]]:
+        """How many events of each kind each store recorded since ``since`` (ISO, UTC).
+
+        Each row: ``source``, ``store``, ``kind``, ``n`` (events) and ``orders``
+        (distinct orders). With ``per_hour`` the counts are split by hour: ``hour``
+        is the event time's first 13 characters (``2025-06-01T14``), else ``""``.
+        """
+        # PostgreSQL refuses a constant in GROUP BY: the hour is grouped on only when asked.
+        hour = "SUBSTR(at, 1, 13)" if per_hour else "''"
+        by_hour = ", SUBSTR(at, 1, 13)" if per_hour else ""
+        rows = self._q(
+            f"SELECT source, store, kind, {hour} AS hour, COUNT(*) AS n, "
+            f"COUNT(DISTINCT order_id) AS orders FROM events "
+            f"WHERE at >= ? GROUP BY source, store, kind{by_hour}", (since,))
+        return [dict(r) for r in rows]
+
+    def recent_events(self, kinds: tuple[str, ...], since: str,
+                      limit: int = 200) -> list[dict[str, Any]]:
+        """Events of these kinds since ``since``, newest first, at most ``limit``."""
+        if not kinds:
+            return []
+        marks = ",".join("?" * len(kinds))
+        rows = self._q(
+            "SELECT source, store, order_id, at, kind, detail, run_id FROM events "
+            f"WHERE at >= ? AND kind IN ({marks}) ORDER BY at DESC, id DESC LIMIT ?",
+            (since, *kinds, limit))
+        return [dict(r) for r in rows]
 
     # -- leases ---------------------------------------------------------------
     def acquire_lease(self, name: str, ttl: float = 300.0) -> str | None:

@@ -354,3 +354,68 @@ def test_lease_of_a_live_process_is_refused_and_free_once_it_died(tmp_path: Path
     # The process died without releasing its (unexpired) lease.
     assert store.lease_holder("bigcommerce:main") is not None
     assert store.acquire_lease("bigcommerce:main") is not None
+
+
+# --------------------------------------------------------------------------- status page reads
+
+
+def test_last_run_is_the_newest_and_with_a_step_the_newest_that_had_it(
+        store: SQLiteStateStore) -> None:
+    assert store.last_run("bigcommerce", "main") is None
+    both = store.start_run("bigcommerce", "main", "import,writeback", False)
+    time.sleep(0.002)
+    only_import = store.start_run("bigcommerce", "main", "import", False)
+    time.sleep(0.002)
+    store.start_run("bigcommerce", "other", "writeback", False)
+    store.finish_run(only_import, "failed_records", {"imported": 2, "failed": 1})
+
+    newest = store.last_run("bigcommerce", "main")
+    assert newest is not None and newest["run_id"] == only_import
+    assert newest["status"] == "failed_records" and newest["report"]["failed"] == 1
+    writeback = store.last_run("bigcommerce", "main", "writeback")
+    assert writeback is not None and writeback["run_id"] == both
+    assert store.last_run("bigcommerce", "main", "port") is None  # a whole step, not a part
+
+
+def test_count_events_counts_each_kind_since_a_time_per_store_and_per_hour(
+        store: SQLiteStateStore) -> None:
+    rows = [("main", "100", "imported", "2025-06-01T09:59:59.000000+00:00"),
+            ("main", "101", "imported", "2025-06-01T10:00:00.000000+00:00"),
+            ("main", "101", "imported", "2025-06-01T10:30:00.000000+00:00"),
+            ("main", "102", "failed", "2025-06-01T10:40:00.000000+00:00"),
+            ("main", "102", "failed", "2025-06-01T11:05:00.000000+00:00"),
+            ("other", "7", "imported", "2025-06-01T11:10:00.000000+00:00")]
+    for shop, order_id, kind, _at in rows:
+        store.add_event("bigcommerce", shop, order_id, kind, "detail")
+    # add_event stamps the present; the rows above need their own times.
+    with store.transaction():
+        for number, (_shop, _order_id, _kind, at) in enumerate(rows, 1):
+            store._db.execute("UPDATE events SET at=? WHERE id=?", (at, number))
+
+    counts = {(r["store"], r["kind"]): (r["n"], r["orders"])
+              for r in store.count_events("2025-06-01T10:00:00+00:00")}
+    assert counts == {("main", "imported"): (2, 1), ("main", "failed"): (2, 1),
+                      ("other", "imported"): (1, 1)}
+    hourly = {(r["store"], r["kind"], r["hour"]): r["n"]
+              for r in store.count_events("2025-06-01T00:00:00+00:00", per_hour=True)}
+    assert hourly == {("main", "imported", "2025-06-01T09"): 1,
+                      ("main", "imported", "2025-06-01T10"): 2,
+                      ("main", "failed", "2025-06-01T10"): 1,
+                      ("main", "failed", "2025-06-01T11"): 1,
+                      ("other", "imported", "2025-06-01T11"): 1}
+
+
+def test_recent_events_are_the_newest_of_the_kinds_asked_for(store: SQLiteStateStore) -> None:
+    for order_id, kind in (("1", "failed"), ("2", "imported"), ("3", "failed"),
+                           ("4", "not_written_back")):
+        store.add_event("bigcommerce", "main", order_id, kind, f"{kind} {order_id}")
+        time.sleep(0.002)
+
+    recent = store.recent_events(("failed", "not_written_back"), "2000-01-01")
+    assert [e["order_id"] for e in recent] == ["4", "3", "1"]
+    assert recent[0] == {**recent[0], "source": "bigcommerce", "store": "main",
+                         "kind": "not_written_back", "detail": "not_written_back 4"}
+    assert [e["order_id"] for e in store.recent_events(("failed",), "2000-01-01", limit=1)] \
+        == ["3"]
+    assert store.recent_events(("failed",), "2999-01-01") == []
+    assert store.recent_events((), "2000-01-01") == []

@@ -1,8 +1,9 @@
 """The ``shipsync`` command line (``main`` is the console script; ``create_app`` builds it).
 
 One module per group of commands: ``sync`` (run, import, writeback), ``explain``,
-``sandbox_command``, ``plugins`` (and schema), ``config``; ``invocation`` is what a command
-line shares (plugins, config, the error printer), ``app`` puts them together.
+``sandbox_command``, ``plugins`` (and schema), ``config``, ``dashboard`` (the status page);
+``invocation`` is what a command line shares (plugins, config, the error printer), ``app``
+puts them together.
 """
 
 from __future__ import annotations
