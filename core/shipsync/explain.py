@@ -119,7 +119,8 @@ def story_of(engine: Engine, source_name: str, order_id: str, *, store: str | No
     stores = engine.stores(source_name, store)
     state = engine.state
     known = [s for s in stores if state.links_for_order(source_name, s.name, order_id)
-             or state.events(source_name, s.name, order_id)]
+             or state.events(source_name, s.name, order_id)
+             or order_id in state.forgotten(source_name, s.name)]
     candidates = known or stores
     chosen = candidates[0]
     now: list[str] = []
@@ -143,6 +144,10 @@ def story_of(engine: Engine, source_name: str, order_id: str, *, store: str | No
         detail = link.detail if not link.detail.startswith("{") else "see the history"
         story.standing.append(f"destination {link.destination_id}: " + template.format(
             sink=link.sink, number=link.order_number, detail=detail or "-", state=link.state))
+    forgotten = state.forgotten(source_name, chosen.name).get(order_id)
+    if forgotten:
+        story.standing.append(f"forgotten on {forgotten['at'][:10]} (`shipsync forget`): "
+                              "shipsync leaves it alone (`shipsync resend` takes it back)")
     story.quarantine = [q for q in state.quarantined(source_name, chosen.name)
                         if q["order_id"] == order_id]
     for entry in story.quarantine:
@@ -150,7 +155,8 @@ def story_of(engine: Engine, source_name: str, order_id: str, *, store: str | No
                               f"{entry['last_seen'][:19]}: {entry['reason']} — retried on "
                               "every run")
     story.history = state.events(source_name, chosen.name, order_id)
-    story.found = bool(story.links or story.quarantine or story.history or found_live)
+    story.found = bool(story.links or story.quarantine or story.history or found_live
+                       or forgotten)
     if not story.found and not story.now:
         story.standing.append("shipsync has no record of this order")
     return story
