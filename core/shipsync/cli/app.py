@@ -61,8 +61,9 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
     def root(
         ctx: typer.Context,
         config_path: Optional[str] = typer.Option(
-            None, "--config", "-c",
-            help="Config file (default: $SHIPSYNC_CONFIG, ./shipsync.toml)."),
+            None, "--config", "-c", metavar="PATH",
+            help="Config file (default: $SHIPSYNC_CONFIG, ./shipsync.toml); before or "
+                 "after the command."),
         debug: bool = typer.Option(False, "--debug", help="Show stack traces on errors."),
         _version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
                                       help="Show the version and exit."),

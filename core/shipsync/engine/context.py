@@ -143,8 +143,12 @@ class RunContext:
         """One state transaction (one sync to disk); nothing in a dry run."""
         return contextlib.nullcontext() if self.dry else self.state.transaction()
 
-    def skip(self, order_id: str, reason: str) -> None:
-        """Leave an order (or a destination of it) out on purpose; counted once per reason."""
+    def skip(self, order_id: str, reason: str, number: str = "",
+             event: tuple[str, str] | None = None) -> None:
+        """Leave an order (or a destination of it) out on purpose; counted once per reason.
+
+        ``event``: the (kind, detail) of its history line, when "skipped" says too little.
+        """
         with self.lock:
             seen = self._reasons.setdefault(order_id, set())
             if reason in seen:
@@ -152,8 +156,8 @@ class RunContext:
             seen.add(reason)
             self.report.skipped += 1
             self.report.skipped_reasons[reason] += 1
-        self.event(order_id, "skipped", reason)
-        self.action("skip", order_id, reason)
+        self.event(order_id, *(event or ("skipped", reason)))
+        self.action("skip", order_id, reason, number)
         self.hook.shipsync_order_skipped(store=self.store, order_id=order_id, reason=reason)
 
     def fail(self, order_id: str, reason: str, record: Any = None,

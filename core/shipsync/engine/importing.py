@@ -52,6 +52,7 @@ class Importer:
         self.quarantined: set[str] = set()  # order ids quarantined when the step began
         self.in_doubt: set[str] = set()  # order numbers whose create is still unsettled
         self.resending: set[str] = set()  # order ids whose gone sink orders are sent again
+        self.gone: set[str] = set()  # order numbers the sink no longer has (resend)
 
     # -- the step -----------------------------------------------------------------------
     def run(self) -> None:
@@ -114,6 +115,11 @@ class Importer:
             ctx.state.unforget(ctx.source_name, ctx.store, order_id)
             ctx.event(order_id, "resent", "taken back by `shipsync resend` (it was forgotten)")
         ctx.forgotten.discard(order_id)
+        # A sink order removed by hand and never noticed (its order did not change since):
+        # asked for, so that it is sent again rather than counted as already there.
+        for link in ctx.state.links_for_order(ctx.source_name, ctx.store, order_id):
+            if link.state == "imported" and ctx.sink.find_order(link.order_number) is None:
+                self.gone.add(link.order_number)
         found = False
         try:
             for page in ctx.source.orders_by_id([order_id]):
@@ -231,8 +237,11 @@ class Importer:
             link = ctx.state.get_link(ctx.source_name, ctx.store, order_id,
                                       destination["destination_id"])
             why = "new order in an import status"
-            if link is not None and link.state in GONE and resending:
-                why = f"sent again ({link.state}: {link.detail or 'no longer in the sink'})"
+            if link is not None and resending and (link.state in GONE
+                                                   or link.order_number in self.gone):
+                why = ("sent again: it was withdrawn "
+                       f"({link.detail or 'deleted'})" if link.state == "deleted" else
+                       "sent again: it was removed from the sink by hand")
                 link = None
             elif link is not None and link.state == "removed":
                 # Removed from the sink by hand: reported once, when it was noticed.

@@ -265,7 +265,9 @@ class StoreRun:
         except TransportError as exc:
             # An API could not be reached, refused the credentials or kept failing: this
             # store's run stops here (what was done is kept), and the other stores go on.
-            ctx.report.error = str(exc)
+            refused = exc.status in (401, 403)
+            ctx.report.error = str(exc) + (" (the API refused the credentials: check them in "
+                                           "the config)" if refused else "")
             status = "api_error"
         except BaseException:
             status = "crashed"

@@ -27,8 +27,8 @@ def removed_by_hand(ctx: RunContext, link: Link) -> None:
               "hand; not sent again (`shipsync resend` sends it again)")
     if not ctx.dry:
         ctx.relink(link, "removed", detail=detail)
-    ctx.skip(link.order_id, f"removed from {ctx.sink_name} by hand (not sent again)")
-    ctx.event(link.order_id, "removed", detail)
+    ctx.skip(link.order_id, f"removed from {ctx.sink_name} by hand (not sent again)",
+             link.order_number, event=("removed", detail))
 
 
 class Withdrawer:
