@@ -336,3 +336,57 @@ def test_disabling_a_plugin_the_config_needs_says_so(world: World) -> None:
     assert checked.code == 2
     assert "the plugin 'starshipit' this section configures is disabled" in checked.stderr
     assert "was unexpected" not in checked.stderr
+
+
+# --------------------------------------------------------------------------- item 4
+
+
+def _start_sandbox(tmp_path: Path, config: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPSYNC_")}
+    env.update({"NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shipsync", "sandbox", "--orders", "10", "--write-config",
+         str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=tmp_path)
+    said = ""
+    deadline = time.monotonic() + 60
+    while "Ctrl-C to stop." not in said and time.monotonic() < deadline:
+        said += process.stdout.readline()  # type: ignore[union-attr]
+    return process, said
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+
+
+def test_each_sandbox_session_starts_a_new_state(tmp_path: Path) -> None:
+    config = tmp_path / "shipsync.sandbox.toml"
+    first, said = _start_sandbox(tmp_path, config)
+    try:
+        assert "shipsync-sandbox.db (new for this session)" in said
+        before = run_cli(["run", "bigcommerce", "--json"], config=config, cwd=tmp_path)
+        assert before.code == 0, before.stderr
+        assert before.json()["stores"][0]["imported"] > 0
+    finally:
+        _stop(first)
+    second, said = _start_sandbox(tmp_path, config)  # new emulators, new seed data
+    try:
+        assert "replacing the last session's" in said
+        after = run_cli(["run", "bigcommerce", "--json"], config=config, cwd=tmp_path)
+        assert after.code == 0, after.stderr
+        report = after.json()["stores"][0]
+        # A fresh state: the new session's orders are imported, nothing stale is updated.
+        assert report["imported"] > 0 and report["updated"] == 0 and report["failed"] == 0
+    finally:
+        _stop(second)
+
+
+def test_the_sandbox_never_replaces_a_state_file_it_did_not_make(tmp_path: Path) -> None:
+    foreign = tmp_path / "shipsync-sandbox.db"
+    foreign.write_text("a merchant's notes, not a sandbox's state")
+    done = run_cli(["sandbox", "--write-config", str(tmp_path / "shipsync.sandbox.toml")],
+                   cwd=tmp_path)
+    assert done.code == 2
+    assert f"{foreign} exists and was not made by `shipsync sandbox`" in done.stderr
+    assert foreign.read_text() == "a merchant's notes, not a sandbox's state"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.text import Text
 
 from ..config import compose_schema
 from ..output import console, err_console, print_json
@@ -42,7 +44,9 @@ def register(app: typer.Typer) -> None:
             rows = [("hooks", info.hooks), *info.components.items()]
             width = max(len(kind) for kind, _ in rows) + 1
             for kind, names in rows:
-                out.print(f"  {kind + ':':<{width}} {', '.join(names)}", markup=False)
+                # Wrapped between names, never inside one, and never cut.
+                out.print(Text(f"  {kind + ':':<{width}} {', '.join(names)}"),
+                          soft_wrap=not sys.stdout.isatty(), overflow="fold")
         if disabled:
             out.print(f"disabled: {', '.join(disabled)}", markup=False)
 
