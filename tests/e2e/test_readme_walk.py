@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pexpect
 import pyte
@@ -257,7 +257,3 @@ def test_progress_is_cleared_before_the_sandbox_speaks_and_counts_the_labels(
     assert said == [f"sandbox: the merchant printed {total} labels in starshipit"], screen
     assert not re.search(r"\d+ orders|\d+/\d+ labels", screen)  # the live display is gone
     assert "what was done" in screen
-
-
-def _unused(*_: Any) -> None:  # keeps the typing import honest for older checkers
-    return None
