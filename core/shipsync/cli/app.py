@@ -4,9 +4,10 @@ The app is built by ``create_app`` (a factory, never at import time) from a
 ``PluginHost``, so that plugin commands are added through the
 ``shipsync_commands`` hook and tests can build an app from their own plugins.
 
-Exit codes: 0 ok; 1 finished with failed records (or ``explain`` of an order
-shipsync and the source do not know); 2 usage or config error; 3 could not reach
-or authenticate with an API (the run stopped; the next one goes on from there).
+Exit codes: 0 ok; 1 finished with failed records, or stopped by an API that kept
+failing (or ``explain`` of an order shipsync and the source do not know); 2 usage
+or config error; 3 could not reach or authenticate with an API (the run stopped;
+the next one goes on from there).
 
 The root options (``--config``, ``--debug``) may come before or after the command:
 ``shipsync run bigcommerce --config my.toml`` is ``shipsync --config my.toml run

@@ -24,7 +24,8 @@ EXIT_FAILED_RECORDS = 1
 #: ``explain``/``resend``/``forget``: neither shipsync nor the source knows the order.
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
-#: An API could not be reached, or refused the credentials: the run stopped.
+#: An API could not be reached, or refused the credentials: the run stopped. (An API that
+#: answers but keeps failing stops the run with ``EXIT_FAILED_RECORDS``.)
 EXIT_API = 3
 
 
@@ -80,10 +81,9 @@ class Invocation:
 
     def fail(self, message: str, code: int = EXIT_USAGE, kind: str = "error") -> NoReturn:
         """Print ``Error: message`` (never read as markup), or JSON with ``--json``; exit."""
-        if self.as_json:
+        if self.as_json:  # for programs on stdout; the line below stays for people
             print_json({"ok": False, "error": {"kind": kind, "message": message,
                                                "exit_code": code}})
-            raise typer.Exit(code)
         out = err_console()
         out.print("Error:", style="bold red", end=" ")
         out.print(message, markup=False)
@@ -96,7 +96,6 @@ class Invocation:
                 "kind": "config", "message": str(error), "exit_code": EXIT_USAGE,
                 "path": str(error.path) if error.path else None,
                 "problems": [p.__dict__ for p in error.problems]}})
-            raise typer.Exit(EXIT_USAGE)
         out = err_console()
         out.print("Config error:", style="bold red", end=" ")
         out.print(str(error), markup=False)

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
             for kind, names in rows:
                 # Wrapped between names, never inside one, and never cut.
                 out.print(Text(f"  {kind + ':':<{width}} {', '.join(names)}"),
-                          soft_wrap=not sys.stdout.isatty(), overflow="fold")
+                          soft_wrap=not sys.stdout.isatty(), crop=False)
         if disabled:
             out.print(f"disabled: {', '.join(disabled)}", markup=False)
 

@@ -197,9 +197,11 @@ def execute(invocation: Invocation, options: SyncOptions) -> None:
 
 
 def _exit_code(reports: list[StoreReport]) -> int:
-    if any(r.error for r in reports):
+    """3 when an API could not be reached or refused the credentials; 1 when records failed
+    or an API kept failing mid-run; else 0."""
+    if any(r.error_kind in ("unreachable", "credentials") for r in reports):
         return EXIT_API
-    return EXIT_FAILED_RECORDS if any(r.failed for r in reports) else EXIT_OK
+    return EXIT_FAILED_RECORDS if any(r.failed or r.error for r in reports) else EXIT_OK
 
 
 def _print(invocation: Invocation, reports: list[StoreReport], started: datetime, cycle: int,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from ..config import Config
 from ..contracts import Context, HttpOptions, RunInfo, ShipmentRecord, Sink, Source
-from ..http import TransportError
+from ..http import TransportError, Unreachable
 from ..plugins import PluginHost
 from ..registry import MapperSpec, StatusPolicySpec
 from ..settings import StoreSettings
@@ -268,6 +268,8 @@ class StoreRun:
             refused = exc.status in (401, 403)
             ctx.report.error = str(exc) + (" (the API refused the credentials: check them in "
                                            "the config)" if refused else "")
+            ctx.report.error_kind = ("credentials" if refused else
+                                     "unreachable" if isinstance(exc, Unreachable) else "api")
             status = "api_error"
         except BaseException:
             status = "crashed"

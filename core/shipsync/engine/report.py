@@ -41,8 +41,10 @@ class StoreReport:
     actions: list[dict[str, str]] = field(default_factory=list)
     actions_omitted: int = 0
     stopped: bool = False
-    #: Why the run stopped early: an API could not be reached or refused the credentials.
+    #: Why the run stopped early: an API could not be reached, refused the credentials, or
+    #: kept failing; ``error_kind`` says which (unreachable, credentials, api).
     error: str | None = None
+    error_kind: str | None = None
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
 
@@ -66,6 +68,7 @@ class StoreReport:
             "not_written_back": self.not_written_back,
             "not_written_back_reasons": self.not_written_back_reasons,
             "requests": self.requests, "stopped": self.stopped, "error": self.error,
+            "error_kind": self.error_kind,
             "seconds": round(self.seconds, 3),
             "step_seconds": {step: round(value, 3) for step, value in self.step_seconds.items()},
             "actions": self.actions, "actions_omitted": self.actions_omitted,
