@@ -118,7 +118,8 @@ class PluginHost:
 
     def unknown_disabled(self) -> list[str]:
         """Disabled names that no installed plugin has: a typo, or a plugin uninstalled."""
-        return sorted(self.disabled - installed_plugin_names())
+        disabled = self.disabled
+        return sorted(disabled - installed_plugin_names()) if disabled else []
 
     def disabled_by(self, component: str) -> str | None:
         """The disabled plugin a missing source, sink or config section probably belongs to.
