@@ -13,6 +13,7 @@ their value in ``str``, ``repr``, reports or exceptions.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
 import tomllib
@@ -33,8 +34,14 @@ __all__ = [
     "compose_schema",
     "find_config_path",
     "load_config",
+    "problems_of",
+    "read_toml",
     "redact",
     "dump_toml",
+    "toml_key",
+    "toml_value",
+    "unknown_key",
+    "with_defaults",
     "ENV_VAR",
 ]
 
@@ -176,6 +183,29 @@ def _kind(value: Any) -> str:
             int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
 
 
+def _unknown_keys(error: ValidationError) -> list[tuple[str, str]]:
+    """One problem per unknown key, with a "did you mean" when an allowed key is close."""
+    schema = cast("Mapping[str, Any]", error.schema)
+    allowed = sorted(schema.get("properties", {}))
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    patterns = list(schema.get("patternProperties", {}))
+    found = []
+    listed = f"allowed: {', '.join(allowed)}" if allowed else "no keys are allowed here"
+    for key in sorted(k for k in instance if k not in allowed
+                      and not any(re.search(p, k) for p in patterns)):
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? ({listed})" if close else f"({listed})"
+        # Reported at the table that holds it, where a section's own problems are.
+        found.append((format_path(error.absolute_path), f"unknown key {key!r}: {hint}"))
+    return found
+
+
+def unknown_key(problem: Problem) -> str | None:
+    """The key a problem says is unknown in its table, or None."""
+    match = re.match(r"unknown key '([^']*)'", problem.message)
+    return match.group(1) if match else None
+
+
 def _error_message(error: ValidationError) -> tuple[str, str]:
     # The keywords read below (anyOf, additionalProperties) only sit in tables.
     schema = cast("Mapping[str, Any]", error.schema)
@@ -199,9 +229,10 @@ def _error_message(error: ValidationError) -> tuple[str, str]:
 
 def _schema_problems(schema: dict[str, Any], raw: dict[str, Any]) -> list[Problem]:
     validator = Draft202012Validator(schema)
-    problems = {
-        Problem(*_error_message(e)) for e in validator.iter_errors(raw)
-    }
+    problems: set[Problem] = set()
+    for error in validator.iter_errors(raw):
+        unknown = _unknown_keys(error) if error.validator == "additionalProperties" else []
+        problems.update(Problem(*found) for found in unknown or [_error_message(error)])
     return sorted(problems, key=lambda p: (p.path, p.message))
 
 
@@ -249,16 +280,77 @@ def _resolve(data: dict[str, Any], paths: list[tuple[str, ...]],
     return problems
 
 
-def redact(raw: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``raw`` with every secret replaced: safe to print."""
+def redact(raw: dict[str, Any], schema: dict[str, Any],
+           environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A copy of ``raw`` with every secret replaced: safe to print.
+
+    With ``environ``, a reference to a variable it does not set reads
+    ``<from $NAME: not set>``.
+    """
     data = copy.deepcopy(raw)
     for path in _secret_paths(schema, data):
         node = data
         for key in path[:-1]:
             node = node[key]
         value = node[path[-1]]
-        node[path[-1]] = f"<from ${value['env']}>" if isinstance(value, dict) else REDACTED
+        if isinstance(value, dict) and isinstance(value.get("env"), str):
+            unset = environ is not None and not environ.get(value["env"])
+            node[path[-1]] = f"<from ${value['env']}" + (": not set>" if unset else ">")
+        else:
+            node[path[-1]] = REDACTED
     return data
+
+
+def with_defaults(data: dict[str, Any],
+                  schema: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
+    """A copy of ``data`` with every default the schema gives filled in, and their paths.
+
+    Tables the file leaves out are added when the schema gives defaults in them
+    (``[run]``); each table of a map (``stores``) gets its own.
+    """
+    filled = copy.deepcopy(data)
+    paths: list[tuple[str, ...]] = []
+
+    def fill(node: dict[str, Any], sub: Any, prefix: tuple[str, ...]) -> None:
+        if not isinstance(sub, dict):
+            return
+        for key, prop in (sub.get("properties") or {}).items():
+            if not isinstance(prop, dict):
+                continue
+            if key not in node and "default" in prop:
+                node[key] = copy.deepcopy(prop["default"])
+                paths.append(prefix + (key,))
+            elif key not in node and prop.get("type") == "object" and _has_defaults(prop):
+                node[key] = {}
+                fill(node[key], prop, prefix + (key,))
+                if not node[key]:
+                    del node[key]
+            elif isinstance(node.get(key), dict):
+                fill(node[key], prop, prefix + (key,))
+        extra = sub.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key, value in node.items():
+                if key not in (sub.get("properties") or {}) and isinstance(value, dict):
+                    fill(value, extra, prefix + (key,))
+
+    fill(filled, schema, ())
+    return filled, paths
+
+
+def _has_defaults(schema: Any) -> bool:
+    return isinstance(schema, dict) and any(
+        isinstance(p, dict) and ("default" in p or _has_defaults(p))
+        for p in (schema.get("properties") or {}).values())
+
+
+def problems_of(raw: dict[str, Any], sections: Iterable[ConfigSchema],
+                environ: Mapping[str, str] | None = None) -> list[Problem]:
+    """Every problem of a config as written (what ``load_config`` would raise), as a list."""
+    try:
+        load_config(None, sections, raw=raw, environ=environ)
+    except ConfigError as exc:
+        return exc.problems
+    return []
 
 
 # --------------------------------------------------------------------------- loading
@@ -314,7 +406,7 @@ def load_config(
 # --------------------------------------------------------------------------- writing
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -322,9 +414,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return '"' + "".join(_toml_char(ch) for ch in value) + '"'
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):  # inline table, e.g. { env = "NAME" }
-        pairs = (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        pairs = (f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items())
         return "{ " + ", ".join(pairs) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
@@ -337,9 +429,9 @@ def _toml_char(ch: str) -> str:
     return ch
 
 
-def _toml_key(key: str) -> str:
+def toml_key(key: str) -> str:
     # Bare keys are ASCII letters, digits, "_" and "-" only.
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
 
 
 def dump_toml(data: dict[str, Any], header: str = "") -> str:
@@ -352,9 +444,9 @@ def dump_toml(data: dict[str, Any], header: str = "") -> str:
         tables = {k: v for k, v in node.items() if k not in scalars}
         if prefix and (scalars or not tables):
             lines.append("")
-            lines.append("[" + ".".join(_toml_key(p) for p in prefix) + "]")
+            lines.append("[" + ".".join(toml_key(p) for p in prefix) + "]")
         for key, value in scalars.items():
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+            lines.append(f"{toml_key(key)} = {toml_value(value)}")
         for key, value in tables.items():
             table(prefix + (key,), value)
 

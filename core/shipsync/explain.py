@@ -79,14 +79,21 @@ def _live(engine: Engine, source_name: str, settings: StoreSettings, order_id: s
         return [f"could not ask {source_name}: {exc}"], [], False
     finally:
         source.close()
-    if withdrawn:
-        today.append(f"today: {withdrawn}: not imported, and withdrawn from the sink while "
-                     "its label is not printed")
+    if withdrawn and imported:
+        today.append(f"{withdrawn}: a run withdraws its sink orders whose label is not "
+                     "printed yet")
+    elif withdrawn:
+        today.append(f"{withdrawn}: a run would not import it")
+    elif reason and imported:
+        # Imported back then; today's status is only why a run would not import it anew.
+        today.append(f"a run leaves it be: {reason}, and it was imported already (above)")
     elif reason:
-        was = " (it was imported when it was)" if imported else ""
-        today.append(f"today: {reason}: a run would not import it{was}")
+        today.append(f"{reason}: a run would not import it")
+    elif imported:
+        today.append(f"status {label} is one of the statuses this store imports: a run "
+                     "updates its unprinted sink orders if it changes")
     else:
-        today.append(f"today: status {label} is one of the statuses this store imports")
+        today.append(f"status {label} is one of the statuses this store imports")
     created = datetime.fromisoformat(order["date_created"])
     if created < datetime.now(timezone.utc) - timedelta(days=settings.days):
         today.append(f"created {created:%Y-%m-%d}, more than {settings.days} days ago "
@@ -119,7 +126,8 @@ def story_of(engine: Engine, source_name: str, order_id: str, *, store: str | No
     stores = engine.stores(source_name, store)
     state = engine.state
     known = [s for s in stores if state.links_for_order(source_name, s.name, order_id)
-             or state.events(source_name, s.name, order_id)]
+             or state.events(source_name, s.name, order_id)
+             or order_id in state.forgotten(source_name, s.name)]
     candidates = known or stores
     chosen = candidates[0]
     now: list[str] = []
@@ -138,11 +146,21 @@ def story_of(engine: Engine, source_name: str, order_id: str, *, store: str | No
             now = answers  # what each store answered: "not found" and "could not ask" differ
     story = Story(source_name, chosen.name, order_id, now=now, today=today)
     story.links = state.links_for_order(source_name, chosen.name, order_id)
+    forgotten = state.forgotten(source_name, chosen.name).get(order_id)
+    removed = bool(story.links) and all(link.state == "removed" for link in story.links)
+    if today and (forgotten or removed):
+        # Taken out of shipsync's hands: whatever the source says, a run does not touch it.
+        why = "it was forgotten" if forgotten else "it was removed from the sink by hand"
+        story.today = [f"a run leaves it alone: {why} (`shipsync resend {source_name} "
+                       f"{order_id}` sends it again)"] + today[1:]
     for link in story.links:
         template = LINK_STATES.get(link.state, "{state}: {detail}")
         detail = link.detail if not link.detail.startswith("{") else "see the history"
         story.standing.append(f"destination {link.destination_id}: " + template.format(
             sink=link.sink, number=link.order_number, detail=detail or "-", state=link.state))
+    if forgotten:
+        story.standing.append(f"forgotten on {forgotten['at'][:10]} (`shipsync forget`): "
+                              "shipsync leaves it alone (`shipsync resend` takes it back)")
     story.quarantine = [q for q in state.quarantined(source_name, chosen.name)
                         if q["order_id"] == order_id]
     for entry in story.quarantine:
@@ -150,7 +168,8 @@ def story_of(engine: Engine, source_name: str, order_id: str, *, store: str | No
                               f"{entry['last_seen'][:19]}: {entry['reason']} — retried on "
                               "every run")
     story.history = state.events(source_name, chosen.name, order_id)
-    story.found = bool(story.links or story.quarantine or story.history or found_live)
+    story.found = bool(story.links or story.quarantine or story.history or found_live
+                       or forgotten)
     if not story.found and not story.now:
         story.standing.append("shipsync has no record of this order")
     return story

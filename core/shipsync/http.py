@@ -37,6 +37,7 @@ __all__ = [
     "RateLimitPolicy",
     "RetryPolicy",
     "TransportError",
+    "Unreachable",
     "check_url",
     "is_loopback",
 ]
@@ -60,6 +61,10 @@ class TransportError(Exception):
 
 class ApiError(TransportError):
     """The server answered with an error status (4xx other than 429, or 5xx given up)."""
+
+
+class Unreachable(TransportError):
+    """The host could not be reached at all (refused, no route, no answer), retries spent."""
 
 
 class InDoubtError(TransportError):
@@ -248,9 +253,10 @@ class HttpClient:
                         f"{self.name}: {method} {path}: no answer ({type(exc).__name__}); "
                         "the write may have been applied") from None
                 if attempt >= self.retry.max_retries:
-                    raise TransportError(
-                        f"{self.name}: {method} {path}: {type(exc).__name__} after "
-                        f"{attempt + 1} attempts") from None
+                    raise Unreachable(
+                        f"{self.name}: could not reach {urlsplit(url).netloc} "
+                        f"({type(exc).__name__} after {attempt + 1} attempts at {method} "
+                        f"{path})") from None
                 self._pause(self.retry.backoff(attempt, self._rng))
                 attempt += 1
                 continue

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-__all__ = ["console", "err_console", "print_json"]
+__all__ = ["console", "err_console", "print_json", "print_json_line"]
 
 
 def console() -> Console:
@@ -25,4 +25,11 @@ def err_console() -> Console:
 def print_json(data: Any) -> None:
     """One JSON document on stdout (no styling, whatever the terminal)."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def print_json_line(data: Any) -> None:
+    """One compact JSON document on one line of stdout (JSON Lines), flushed at once."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str,
+                                separators=(",", ":")) + "\n")
     sys.stdout.flush()

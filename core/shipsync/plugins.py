@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib.metadata import entry_points
 from typing import Any, Iterable
 
 import pluggy
@@ -26,7 +27,8 @@ from .registry import (
     StatusPolicySpec,
 )
 
-__all__ = ["PluginHost", "make_plugin_manager", "DISABLE_ENV", "ENTRY_POINT_GROUP"]
+__all__ = ["PluginHost", "make_plugin_manager", "installed_plugin_names", "DISABLE_ENV",
+           "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "shipsync"
 DISABLE_ENV = "SHIPSYNC_DISABLE_PLUGINS"
@@ -93,6 +95,11 @@ _REGISTRIES: dict[str, tuple[str, type, str]] = {
 }
 
 
+def installed_plugin_names() -> set[str]:
+    """The names of the plugins installed in the ``shipsync`` entry-point group."""
+    return {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 class PluginHost:
     """A plugin manager plus its gathered registries, built on first use."""
 
@@ -103,6 +110,24 @@ class PluginHost:
     @classmethod
     def load(cls, **kwargs: Any) -> PluginHost:
         return cls(make_plugin_manager(**kwargs))
+
+    @property
+    def disabled(self) -> set[str]:
+        """The names switched off (``[plugins] disable``, ``$SHIPSYNC_DISABLE_PLUGINS``)."""
+        return {name for name, plugin in self.pm.list_name_plugin() if plugin is None}
+
+    def unknown_disabled(self) -> list[str]:
+        """Disabled names that no installed plugin has: a typo, or a plugin uninstalled."""
+        disabled = self.disabled
+        return sorted(disabled - installed_plugin_names()) if disabled else []
+
+    def disabled_by(self, component: str) -> str | None:
+        """The disabled plugin a missing source, sink or config section probably belongs to.
+
+        Entries are named after their plugin by convention (the plugin ``starshipit``
+        gives the sink and the config section ``starshipit``).
+        """
+        return component if component in self.disabled else None
 
     def _gather(self, kind: str) -> Registry[Any]:
         hook_name, entry_type, words = _REGISTRIES[kind]

@@ -160,6 +160,9 @@ def lazy(target: str) -> Callable[..., Any]:
     call.__name__ = attribute
     call.__qualname__ = f"lazy({target})"
     call.__doc__ = f"Imports {module_name} and calls its {attribute}."
+    # The real function, for a caller that must know its parameters before calling it.
+    call.resolve = lambda: getattr(  # type: ignore[attr-defined]
+        importlib.import_module(module_name), attribute)
     return call
 
 
@@ -171,7 +174,9 @@ class SandboxSpec:
     data. ``config(emulator, url)`` returns the shipsync config sections that
     point at the running emulator. ``play_merchant(emulator, url, fraction,
     seed)``, when given, does what a merchant would do in that system between
-    two runs (print labels), over HTTP, and returns a summary dict.
+    two runs (print labels), over HTTP, and returns a summary dict; if it also
+    takes ``progress``, it calls ``progress(done, total)`` as it goes, which
+    ``shipsync run --sandbox`` shows.
     """
 
     name: str

@@ -6,8 +6,10 @@ Used by ``shipsync sandbox``, ``shipsync run SOURCE --sandbox`` and the
 
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .plugins import PluginHost
 from .sandbox import Emulator, EmulatorServer, SinkEmulator, SourceEmulator
@@ -105,12 +107,31 @@ class SandboxSet:
             _merge(data, spec.config(server.emulator, server.url))
         return data
 
-    def play_merchant(self, fraction: float = 0.5, seed: int = 0) -> dict[str, Any]:
-        """What a merchant does between runs (print labels), in every sandbox that can."""
+    def play_merchant(self, fraction: float = 0.5, seed: int = 0,
+                      progress: Callable[[str, int, int], None] | None = None
+                      ) -> dict[str, Any]:
+        """What a merchant does between runs (print labels), in every sandbox that can.
+
+        ``progress(sandbox, done, total)`` is called as labels are printed, by the
+        sandboxes whose ``play_merchant`` takes a ``progress`` argument.
+        """
         done = {}
         for spec in self.specs:
             if spec.play_merchant:
                 server = self.servers[spec.name]
+                extra: dict[str, Any] = {}
+                if progress is not None and _takes(spec.play_merchant, "progress"):
+                    extra["progress"] = functools.partial(progress, spec.name)
                 done[spec.name] = spec.play_merchant(server.emulator, server.url,
-                                                     fraction=fraction, seed=seed)
+                                                     fraction=fraction, seed=seed, **extra)
         return done
+
+
+def _takes(function: Callable[..., Any], name: str) -> bool:
+    """Whether ``function`` accepts the keyword ``name`` (a lazy entry is loaded first)."""
+    target = getattr(function, "resolve", None)  # a lazy entry: its real function
+    try:
+        parameters = inspect.signature(target() if callable(target) else function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())

@@ -61,7 +61,8 @@ class Link:
     sink: str
     order_number: str
     sink_order_id: str | None
-    state: str  # imported | printed | written_back | awaiting_pickup | deleted | not_shippable
+    #: imported | printed | written_back | awaiting_pickup | deleted | not_shippable | removed
+    state: str
     fingerprint: str
     created_at: str
     updated_at: str
@@ -108,6 +109,9 @@ class StateStore(Protocol):
     def add_event(self, source: str, store: str, order_id: str, kind: str, detail: str,
                   run_id: str = "") -> None: ...
     def events(self, source: str, store: str, order_id: str) -> list[dict[str, Any]]: ...
+    def forget(self, source: str, store: str, order_id: str, detail: str) -> None: ...
+    def unforget(self, source: str, store: str, order_id: str) -> None: ...
+    def forgotten(self, source: str, store: str) -> dict[str, dict[str, Any]]: ...
     def start_run(self, source: str, store: str, steps: str, dry_run: bool) -> str: ...
     def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None: ...
     def runs(self, limit: int = 20) -> list[dict[str, Any]]: ...
@@ -175,6 +179,13 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX events_by_time ON events (at);
     CREATE INDEX runs_by_store ON runs (source, store, started_at);
+    """,
+    # 5: orders the merchant told shipsync to leave alone (`shipsync forget`)
+    """
+    CREATE TABLE forgotten (
+        source TEXT NOT NULL, store TEXT NOT NULL, order_id TEXT NOT NULL, at TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '', PRIMARY KEY (source, store, order_id)
+    );
     """,
 ]
 
@@ -389,6 +400,28 @@ class SQLiteStateStore:
             "SELECT at, kind, detail, run_id FROM events WHERE source=? AND store=? AND order_id=? "
             "ORDER BY id", (source, store, order_id))
         return [dict(r) for r in rows]
+
+    # -- forgotten orders -----------------------------------------------------
+    def forget(self, source: str, store: str, order_id: str, detail: str) -> None:
+        """Leave this order alone from now on (no import, update, delete or writeback)."""
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO forgotten VALUES (?,?,?,?,?) ON CONFLICT (source, store, order_id) "
+                "DO UPDATE SET at=excluded.at, detail=excluded.detail",
+                (source, store, order_id, utcnow(), detail))
+            self._db.execute("DELETE FROM quarantine WHERE source=? AND store=? AND order_id=?",
+                             (source, store, order_id))
+
+    def unforget(self, source: str, store: str, order_id: str) -> None:
+        with self._tx():
+            self._db.execute("DELETE FROM forgotten WHERE source=? AND store=? AND order_id=?",
+                             (source, store, order_id))
+
+    def forgotten(self, source: str, store: str) -> dict[str, dict[str, Any]]:
+        """The store's forgotten orders: ``{order_id: {"at": ..., "detail": ...}}``."""
+        rows = self._q("SELECT order_id, at, detail FROM forgotten WHERE source=? AND store=?",
+                       (source, store))
+        return {r["order_id"]: {"at": r["at"], "detail": r["detail"]} for r in rows}
 
     # -- runs -----------------------------------------------------------------
     def start_run(self, source: str, store: str, steps: str, dry_run: bool) -> str:

@@ -237,6 +237,52 @@ def test_a_sink_order_removed_by_hand_is_reported_once_not_failed_nor_recreated(
     assert world.link("1") == ["removed"]
 
 
+def test_a_sink_order_the_writeback_finds_gone_is_removed_like_the_import_finds_it(
+        world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    del world.sink.orders["1"]
+
+    report = world.engine.write_back_order("fake", "main", "1")
+    later = world.run("import", days=7)
+
+    assert report.failed == 0 and report.skipped_reasons == {
+        "removed from fakesink by hand (not sent again)": 1}
+    assert world.link("1") == ["removed"]
+    assert later.skipped == 0 and later.left_alone == 1 and later.already_imported == 0
+    assert "1" not in world.sink.orders
+
+
+def test_resend_creates_a_removed_order_again_and_its_dry_run_predicts_it(
+        world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    del world.sink.orders["1"]
+    world.run("import", days=7)
+
+    predicted = world.engine.resend("fake", "main", "1", RunOptions(steps=("import",),
+                                                                    dry_run=True))
+    assert predicted.imported == 1 and "1" not in world.sink.orders
+    done = world.engine.resend("fake", "main", "1")
+
+    assert done.imported == 1 and "1" in world.sink.orders
+    assert [a["action"] for a in predicted.actions] == [a["action"] for a in done.actions]
+    assert world.link("1") == ["imported"]
+
+
+def test_a_forgotten_order_is_never_touched_until_resent(world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    world.engine.forget("fake", "main", "1")
+    world.source.orders["1"]["status_id"] = CANCELLED
+    world.sink.print_label("1", "TRACK1")
+
+    report = world.run(days=7)
+
+    assert report.deleted == 0 and report.written_back == 0 and report.left_alone >= 1
+    assert world.link("1") == ["imported"] and world.source.shipments == []
+
+
 def test_writeback_posts_the_shipment_then_leaves_the_status_the_source_sets_itself(
         world: World) -> None:
     world.source.add(order("1"))

@@ -119,6 +119,7 @@ ROWS_AT_VERSION: dict[int, list[str]] = {
     ],
     2: [("INSERT INTO events (source, store, order_id, at, kind, detail) "
          "VALUES ('bigcommerce','main','100','2024-01-01','imported','100')")],
+    5: [("INSERT INTO forgotten VALUES ('bigcommerce','main','400','2024-01-01','by hand')")],
 }
 
 
@@ -150,9 +151,14 @@ def test_older_state_file_migrates_to_the_latest_keeping_its_rows(tmp_path: Path
             assert [r["run_id"] for r in db.runs()] == ["r1"]
         if version >= 2:
             assert [e["kind"] for e in db.events("bigcommerce", "main", "100")] == ["imported"]
+        if version >= 5:
+            assert list(db.forgotten("bigcommerce", "main")) == ["400"]
         # Every table of the latest schema is usable after the migration.
         db.add_event("bigcommerce", "main", "300", "skipped", "why")
         assert db.acquire_lease("bigcommerce:main") is not None
+        db.forget("bigcommerce", "main", "200", "left alone")
+        assert "200" in db.forgotten("bigcommerce", "main")
+        assert db.quarantined("bigcommerce", "main") == []  # forgetting releases it
     finally:
         db.close()
 

@@ -4,7 +4,14 @@ The app is built by ``create_app`` (a factory, never at import time) from a
 ``PluginHost``, so that plugin commands are added through the
 ``shipsync_commands`` hook and tests can build an app from their own plugins.
 
-Exit codes: 0 ok, 1 finished with failed records, 2 usage or config error.
+Exit codes: 0 ok; 1 finished with failed records, or stopped by an API that kept
+failing (or ``explain`` of an order shipsync and the source do not know); 2 usage
+or config error; 3 could not reach or authenticate with an API (the run stopped;
+the next one goes on from there).
+
+The root options (``--config``, ``--debug``) may come before or after the command:
+``shipsync run bigcommerce --config my.toml`` is ``shipsync --config my.toml run
+bigcommerce``.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ import typer
 
 from ..config import find_config_path
 from ..output import err_console
-from ..plugins import PluginHost
-from . import config, dashboard, explain, plugins, sandbox_command, sync
+from ..plugins import DISABLE_ENV, PluginHost, disabled_from_env, installed_plugin_names
+from . import config, dashboard, explain, orders, plugins, sandbox_command, sync
 from .invocation import EXIT_USAGE, Invocation
 
 __all__ = ["create_app", "main"]
@@ -43,6 +50,7 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: flags without a "<bool>" type beside them
     )
 
     def show_version(value: bool) -> None:
@@ -54,8 +62,9 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
     def root(
         ctx: typer.Context,
         config_path: Optional[str] = typer.Option(
-            None, "--config", "-c",
-            help="Config file (default: $SHIPSYNC_CONFIG, ./shipsync.toml)."),
+            None, "--config", "-c", metavar="PATH",
+            help="Config file (default: $SHIPSYNC_CONFIG, ./shipsync.toml); before or "
+                 "after the command."),
         debug: bool = typer.Option(False, "--debug", help="Show stack traces on errors."),
         _version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
                                       help="Show the version and exit."),
@@ -66,6 +75,7 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
     config.register(app)
     sync.register(app)
     explain.register(app)
+    orders.register(app)
     sandbox_command.register(app)
     dashboard.register(app)
 
@@ -82,6 +92,44 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
         else:
             app.command(name=name, help=spec.help or None)(spec.command)
     return app
+
+
+ROOT_VALUE_OPTIONS = ("--config", "-c")
+ROOT_FLAGS = ("--debug",)
+
+
+def hoist_root_options(argv: list[str]) -> list[str]:
+    """Move ``--config PATH`` and ``--debug`` given after the command before it."""
+    command_at = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ROOT_VALUE_OPTIONS:
+            i += 2
+            continue
+        if not arg.startswith("-"):
+            command_at = i
+            break
+        i += 1
+    if command_at is None:
+        return argv
+    head, tail, rest = argv[:command_at], [], argv[command_at:]
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--":
+            tail.extend(rest[i:])
+            break
+        if arg in ROOT_VALUE_OPTIONS and i + 1 < len(rest):
+            head += [arg, rest[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--config=") or arg in ROOT_FLAGS:
+            head.append(arg)
+        else:
+            tail.append(arg)
+        i += 1
+    return head + tail
 
 
 def _disabled_in_config(argv: list[str]) -> list[str]:
@@ -101,11 +149,27 @@ def _disabled_in_config(argv: list[str]) -> list[str]:
     return [d for d in disable if isinstance(d, str)] if isinstance(disable, list) else []
 
 
+def _warn_unknown_disabled(host: PluginHost, in_config: list[str]) -> None:
+    """A disabled name no installed plugin has is a typo or a plugin gone: say so."""
+    unknown = host.unknown_disabled()
+    if not unknown:
+        return
+    env = disabled_from_env()
+    out = err_console()
+    for name in unknown:
+        where = " and ".join(w for w, names in (("[plugins] disable", in_config),
+                                                (f"${DISABLE_ENV}", env)) if name in names)
+        out.print("Warning:", style="bold yellow", end=" ")
+        out.print(f"{where} names {name!r}, which is not an installed plugin (installed: "
+                  f"{', '.join(sorted(installed_plugin_names())) or 'none'})", markup=False)
+
+
 def main(argv: list[str] | None = None) -> Any:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = hoist_root_options(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in argv or bool(os.environ.get("SHIPSYNC_DEBUG"))
     try:
-        host = PluginHost.load(disable=_disabled_in_config(argv))
+        in_config = _disabled_in_config(argv)
+        host = PluginHost.load(disable=in_config)
         host.check()
         app = create_app(host)
     except Exception as exc:  # a broken plugin: say which, keep the trace for --debug
@@ -115,4 +179,5 @@ def main(argv: list[str] | None = None) -> Any:
         out.print("Plugin error:", style="bold red", end=" ")
         out.print(str(exc), markup=False)
         sys.exit(EXIT_USAGE)
+    _warn_unknown_disabled(host, in_config)
     return app(args=argv, prog_name="shipsync")

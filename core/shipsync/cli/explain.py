@@ -9,22 +9,30 @@ import typer
 from ..engine import Engine, EngineError
 from ..explain import story_of
 from ..output import console, print_json
-from .invocation import Invocation
+from .invocation import EXIT_NOT_FOUND, Invocation
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("explain")
-    def explain(ctx: typer.Context, source: str = typer.Argument(...),
-                order_id: str = typer.Argument(..., help="The source order id."),
-                store: Optional[str] = typer.Option(None, "--store", help="Only this store "
+    def explain(ctx: typer.Context,
+                source: str = typer.Argument(..., metavar="SOURCE", help="The source: an "
+                                             "installed source plugin's name."),
+                order_id: str = typer.Argument(..., metavar="ORDER_ID",
+                                               help="The source order id."),
+                store: Optional[str] = typer.Option(None, "--store", metavar="NAME",
+                                                    help="Only this store "
                                                     "(its name in the config)."),
                 as_json: bool = typer.Option(False, "--json", help="Print JSON."),
                 offline: bool = typer.Option(False, "--offline",
                                              help="Use only the state file; ask no API.")) -> None:
-        """Why an order was or was not imported, and where its writeback stands."""
+        """Why an order was or was not imported, and where its writeback stands.
+
+        Exits 1 when neither shipsync nor the source knows the order.
+        """
         invocation: Invocation = ctx.obj
+        invocation.as_json = as_json
         config = invocation.config()
         store_db = invocation.state(config)
         try:
@@ -34,9 +42,10 @@ def register(app: typer.Typer) -> None:
             invocation.fail(str(exc))
         finally:
             store_db.close()
+        code = 0 if story.found else EXIT_NOT_FOUND
         if as_json:
             print_json(story.to_dict())
-            return
+            raise typer.Exit(code)
         out = console()
         out.print(f"{source} order {order_id} (store {story.store!r})", style="bold")
         if story.history:
@@ -50,3 +59,4 @@ def register(app: typer.Typer) -> None:
                 out.print(title, style="bold")
                 for line in lines:
                     out.print(f"  • {line}", markup=False)
+        raise typer.Exit(code)

@@ -10,16 +10,23 @@ from typing import NoReturn
 
 import typer
 
-from ..config import Config, ConfigError, Problem, find_config_path, load_config
-from ..output import err_console
+from ..config import Config, ConfigError, Problem, find_config_path, load_config, unknown_key
+from ..output import err_console, print_json
 from ..plugins import PluginHost
 from ..state import StateError, StateStore, open_state
 
-__all__ = ["EXIT_FAILED_RECORDS", "EXIT_OK", "EXIT_USAGE", "Invocation"]
+__all__ = ["EXIT_API", "EXIT_FAILED_RECORDS", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_USAGE",
+           "Invocation"]
 
 EXIT_OK = 0
+#: The run finished, and some records failed (each is in the report).
 EXIT_FAILED_RECORDS = 1
+#: ``explain``/``resend``/``forget``: neither shipsync nor the source knows the order.
+EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
+#: An API could not be reached, or refused the credentials: the run stopped. (An API that
+#: answers but keeps failing stops the run with ``EXIT_FAILED_RECORDS``.)
+EXIT_API = 3
 
 
 class Invocation:
@@ -29,6 +36,8 @@ class Invocation:
         self.host = host
         self.config_path = config_path
         self.debug = debug
+        #: Set by a command given ``--json``: its errors are printed as JSON too.
+        self.as_json = False
 
     def load_config(self, path: str | None = None) -> Config:
         """The config, validated against every plugin's schema; raises ``ConfigError``."""
@@ -44,6 +53,18 @@ class Invocation:
             raise ConfigError(problems, config.path)
         return config
 
+    def with_disabled(self, error: ConfigError) -> ConfigError:
+        """A section of a disabled plugin is not an unknown key: say which plugin is off."""
+        problems = []
+        for problem in error.problems:
+            name = unknown_key(problem) if problem.path == "$" else None
+            if name and self.host.disabled_by(name):
+                problem = Problem(f"$.{name}", f"the plugin {name!r} this section configures "
+                                  "is disabled ([plugins] disable or $SHIPSYNC_DISABLE_PLUGINS):"
+                                  " enable it, or remove the section")
+            problems.append(problem)
+        return ConfigError(problems, error.path)
+
     def config(self) -> Config:
         """The config, or exit 2 with every problem printed."""
         try:
@@ -58,16 +79,23 @@ class Invocation:
         except StateError as exc:
             self.fail(str(exc))
 
-    @staticmethod
-    def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-        """Print ``Error: message`` (never read as markup) and exit with ``code``."""
+    def fail(self, message: str, code: int = EXIT_USAGE, kind: str = "error") -> NoReturn:
+        """Print ``Error: message`` (never read as markup), or JSON with ``--json``; exit."""
+        if self.as_json:  # for programs on stdout; the line below stays for people
+            print_json({"ok": False, "error": {"kind": kind, "message": message,
+                                               "exit_code": code}})
         out = err_console()
         out.print("Error:", style="bold red", end=" ")
         out.print(message, markup=False)
         raise typer.Exit(code)
 
-    @staticmethod
-    def config_error(error: ConfigError) -> NoReturn:
+    def config_error(self, error: ConfigError) -> NoReturn:
+        error = self.with_disabled(error)
+        if self.as_json:
+            print_json({"ok": False, "error": {
+                "kind": "config", "message": str(error), "exit_code": EXIT_USAGE,
+                "path": str(error.path) if error.path else None,
+                "problems": [p.__dict__ for p in error.problems]}})
         out = err_console()
         out.print("Config error:", style="bold red", end=" ")
         out.print(str(error), markup=False)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from ..config import compose_schema
 from ..output import console, err_console, print_json
@@ -16,7 +17,8 @@ __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
-    plugins_app = typer.Typer(help="The loaded plugins.", invoke_without_command=True)
+    plugins_app = typer.Typer(help="The loaded plugins.", invoke_without_command=True,
+                              rich_markup_mode=None)
 
     @plugins_app.callback()
     def plugins(
@@ -27,18 +29,26 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand:
             return
         invocation: Invocation = ctx.obj
+        invocation.as_json = as_json
         infos = invocation.host.describe()
+        disabled = sorted(invocation.host.disabled)
         if as_json:
-            print_json({"plugins": [info.__dict__ for info in infos]})
+            print_json({"plugins": [info.__dict__ for info in infos], "disabled": disabled})
             return
-        table = Table(title="shipsync plugins")
-        for column in ("plugin", "distribution", "version", "hooks", "components"):
-            table.add_column(column)
+        # Lines, never a table: the names are what `[plugins] disable` and the config need,
+        # so none is cut to fit a column, at any width and in a pipe.
+        out = console()
         for info in infos:
-            components = "\n".join(f"{k}: {', '.join(v)}" for k, v in info.components.items())
-            table.add_row(info.name, info.distribution or "-", info.version or "-",
-                          "\n".join(info.hooks), components)
-        console().print(table)
+            where = " ".join(x for x in (info.distribution, info.version) if x) or info.module
+            out.print(f"{info.name}  ({where})", style="bold", markup=False, highlight=False)
+            rows = [("hooks", info.hooks), *info.components.items()]
+            width = max(len(kind) for kind, _ in rows) + 1
+            for kind, names in rows:
+                # Wrapped between names, never inside one, and never cut.
+                out.print(Text(f"  {kind + ':':<{width}} {', '.join(names)}"),
+                          soft_wrap=not sys.stdout.isatty(), crop=False)
+        if disabled:
+            out.print(f"disabled: {', '.join(disabled)}", markup=False)
 
     @plugins_app.command("new")
     def new(

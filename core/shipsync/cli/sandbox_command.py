@@ -1,31 +1,79 @@
-"""``shipsync sandbox``: serve the API emulators on loopback, with a config pointing at them."""
+"""``shipsync sandbox``: serve the API emulators on loopback, with a config pointing at them.
+
+A sandbox session and its state belong together: every session seeds new
+emulators, so it starts a new state file (``shipsync-sandbox.db`` beside the
+config), removing the one an earlier session left. A file of that name that no
+sandbox session made is never removed: the command refuses, naming it.
+"""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import typer
 
 from ..config import dump_toml
 from ..output import console
+from ..state import SQLiteStateStore, StateError
 from .invocation import Invocation
 from .sync import stop_on_signals
 
-__all__ = ["SANDBOX_HEADER", "register"]
+__all__ = ["SANDBOX_HEADER", "SESSION_BOOKMARK", "STATE_NAME", "register"]
 
 SANDBOX_HEADER = "Written by `shipsync sandbox`: points shipsync at the local emulators."
+STATE_NAME = "shipsync-sandbox.db"
+#: Marks a state file as a sandbox session's (the session's id), so it may be replaced.
+SESSION_BOOKMARK = "sandbox:session"
+
+
+def _session_of(path: Path) -> str | None:
+    """The sandbox session that made the state file at ``path``, or None if none did."""
+    try:
+        state = SQLiteStateStore(path)
+    except StateError:
+        return None
+    try:
+        return state.get_bookmark(SESSION_BOOKMARK)
+    finally:
+        state.close()
+
+
+def fresh_state(path: Path) -> tuple[str, bool]:
+    """A new state file for a new session at ``path``: (session id, an old one was removed).
+
+    Raises ``FileExistsError`` when a file there was not made by a sandbox session.
+    """
+    replaced = False
+    if path.exists():
+        if _session_of(path) is None:
+            raise FileExistsError(str(path))
+        for stale in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        replaced = True
+    session = uuid.uuid4().hex[:12]
+    state = SQLiteStateStore(path)
+    try:
+        state.set_bookmark(SESSION_BOOKMARK, session)
+    finally:
+        state.close()
+    return session, replaced
 
 
 def register(app: typer.Typer) -> None:
     @app.command("sandbox")
     def sandbox(ctx: typer.Context,
-                orders: int = typer.Option(500, "--orders", help="Orders to seed per store."),
-                seed: int = typer.Option(0, "--seed", help="Seed of the generated data."),
-                port: int = typer.Option(0, "--port", help="First port (the next ones follow); "
+                orders: int = typer.Option(500, "--orders", metavar="N",
+                                           help="Orders to seed per store."),
+                seed: int = typer.Option(0, "--seed", metavar="N",
+                                         help="Seed of the generated data."),
+                port: int = typer.Option(0, "--port", metavar="PORT",
+                                         help="First port (the next ones follow); "
                                          "0 picks free ports."),
                 write_config: Path = typer.Option(Path("shipsync.sandbox.toml"), "--write-config",
-                                                  help="Where to write the config pointing at "
-                                                  "the sandboxes."),
+                                                  metavar="PATH", help="Where to write the "
+                                                  "config pointing at the sandboxes."),
                 force: bool = typer.Option(False, "--force", help="Overwrite the config file.")
                 ) -> None:
         """Serve the API emulators on loopback and write a config pointing at them."""
@@ -39,15 +87,24 @@ def register(app: typer.Typer) -> None:
         out = console()
         from ..sandboxes import SandboxSet
 
+        state_path = write_config.parent / STATE_NAME
+        try:
+            _session, replaced = fresh_state(state_path)
+        except FileExistsError:
+            invocation.fail(f"{state_path} exists and was not made by `shipsync sandbox`: "
+                            "the sandbox will not replace it; move it away, or give "
+                            "--write-config in another folder")
         with stop_on_signals() as stop:
             sandboxes = SandboxSet(invocation.host, port=port, orders=orders, seed=seed).start()
             try:
-                state_path = write_config.parent / "shipsync-sandbox.db"
                 raw = sandboxes.config(state_path=state_path)
                 write_config.write_text(dump_toml(raw, header=SANDBOX_HEADER))
                 for name, server in sandboxes.servers.items():
                     out.print(f"{name:<12} {server.url}", markup=False)
                 out.print(f"config       {write_config}", markup=False)
+                out.print(f"state        {state_path} (new for this session"
+                          + (", replacing the last session's)" if replaced else ")"),
+                          markup=False)
                 out.print(f"try:         shipsync --config {write_config} run "
                           f"{next(iter(sorted(invocation.host.sources)), 'SOURCE')}",
                           markup=False)

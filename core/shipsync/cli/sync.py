@@ -7,14 +7,17 @@ execution: the config (the user's, or one pointing at fresh sandboxes with
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -22,12 +25,11 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..config import Config, ConfigError, load_config
-from ..engine import Engine, EngineError, RunOptions
-from ..http import TransportError
-from ..output import console, err_console, print_json
+from ..engine import Engine, EngineError, RunOptions, StoreReport
+from ..output import console, err_console, print_json, print_json_line
 from ..report import render_reports, reports_json
 from ..state import StateError
-from .invocation import EXIT_FAILED_RECORDS, EXIT_OK, Invocation
+from .invocation import EXIT_API, EXIT_FAILED_RECORDS, EXIT_OK, Invocation
 
 if TYPE_CHECKING:
     from ..sandboxes import SandboxSet
@@ -84,82 +86,155 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, str, int], None] | None]:
-    if not enabled:
-        yield None
-        return
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                        TextColumn("{task.completed} orders"), TimeElapsedColumn(),
-                        console=err_console(), transient=True)
-    tasks: dict[tuple[str, str], Any] = {}
+class Display:
+    """The live progress on stderr: one line per store and step, with counts (and totals
+    where known), cleared before anything else is printed."""
 
-    def update(store: str, step: str, done: int) -> None:
+    def __init__(self, clock: bool) -> None:
+        self.clock = clock  # --every: each line says when
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                 TextColumn("{task.fields[count]}"), TimeElapsedColumn(),
+                                 console=err_console(), transient=True)
+        self.tasks: dict[tuple[str, str], Any] = {}
+
+    def __enter__(self) -> Display:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()  # transient: the lines are cleared, the report follows
+
+    def update(self, store: str, step: str, done: int, total: int | None) -> None:
         key = (store, step)
-        if key not in tasks:
-            tasks[key] = progress.add_task(f"{step} {store}", total=None)
-        progress.update(tasks[key], completed=done)
+        count = f"{done}/{total} orders" if total is not None else f"{done} orders"
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(f"{step} {store}", total=total,
+                                                     count=count)
+        self.progress.update(self.tasks[key], completed=done, total=total, count=count)
 
-    with progress:
-        yield update
+    def merchant(self, sandbox: str, done: int, total: int) -> None:
+        key = ("sandbox", sandbox)
+        count = f"{done}/{total} labels"
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(f"sandbox: the merchant prints labels in "
+                                                     f"{sandbox}", total=total, count=count)
+        self.progress.update(self.tasks[key], completed=done, total=total, count=count)
+
+    def message(self, text: str) -> None:
+        """A line above the live display (never run into it)."""
+        self.progress.console.print(_stamp(self.clock) + text, markup=False)
+
+
+def _stamp(clock: bool) -> str:
+    return f"{datetime.now().astimezone():%H:%M:%S} " if clock else ""
+
+
+def _say(display: Display | None, text: str, clock: bool) -> None:
+    if display is not None:
+        display.message(text)
+    else:
+        err_console().print(_stamp(clock) + text, markup=False)
 
 
 def execute(invocation: Invocation, options: SyncOptions) -> None:
-    """Run the steps for each store (again every ``--every``), print the report, exit."""
+    """Run the steps for each store (again every ``--every``), print the report, exit.
+
+    With ``--json`` the report is one JSON document; with ``--every --json`` one
+    compact document per cycle, a line each (JSON Lines), each with its start time.
+    """
+    invocation.as_json = options.as_json
     interval = parse_duration(options.every) if options.every else None
     days = options.days
     if days is not None and days < 1:
         invocation.fail("--days must be at least 1")
     if options.sandbox and days is None:
         days = 30  # the sandbox seeds a month of orders: show them all
+    code = EXIT_OK
     with stop_on_signals() as stop, _session(invocation, options) as (config, sandboxes):
         store_db = invocation.state(config)
         engine = Engine(invocation.host, config, store_db)
-        failed = False
         try:
+            cycle = 0
             while True:
+                cycle += 1
+                started = datetime.now(timezone.utc)
                 show_progress = not options.as_json and sys.stderr.isatty()
-                with _progress(show_progress) as progress:
+                with (Display(interval is not None) if show_progress
+                      else contextlib.nullcontext()) as display:
                     run_options = RunOptions(steps=options.steps, days=days,
                                              dry_run=options.dry_run, stop=stop,
-                                             progress=progress)
+                                             progress=display.update if display else None)
                     if sandboxes is not None and set(options.steps) == {"import", "writeback"}:
-                        run_options.between_steps = lambda: _merchant_step(sandboxes,
-                                                                           options.as_json)
+                        run_options.between_steps = functools.partial(
+                            _merchant_step, sandboxes, options.as_json, display,
+                            interval is not None)
                     try:
                         reports = engine.run(options.source, store=options.store,
                                              options=run_options)
                     except EngineError as exc:
                         invocation.fail(str(exc))
-                    except (TransportError, StateError) as exc:
+                    except StateError as exc:
                         if invocation.debug:
                             raise
-                        invocation.fail(f"the run stopped: {exc}; what was done is kept, and "
-                                        "the next run goes on from there",
+                        kept = ("nothing was changed (dry run)" if options.dry_run else
+                                "what was done is kept, and the next run goes on from there")
+                        invocation.fail(f"the run stopped: {exc}; {kept}",
                                         code=EXIT_FAILED_RECORDS)
-                failed = any(r.failed for r in reports)
-                if options.as_json:
-                    print_json(reports_json(reports))
-                else:
-                    render_reports(console(), reports)
+                code = _exit_code(reports)
+                _print(invocation, reports, started, cycle, interval is not None,
+                       options.as_json)
                 if interval is None or stop.is_set():
                     break
                 if not options.as_json:
-                    err_console().print(f"next run in {options.every} (Ctrl-C to stop)")
+                    err_console().print(f"{_stamp(True)}next run in {options.every} "
+                                        "(Ctrl-C to stop)", markup=False)
                 if stop.wait(interval):
                     break
         finally:
             engine.close()
             store_db.close()
-    raise typer.Exit(EXIT_FAILED_RECORDS if failed else EXIT_OK)
+    raise typer.Exit(code)
 
 
-def _merchant_step(sandboxes: SandboxSet, quiet: bool) -> None:
-    done = sandboxes.play_merchant(fraction=0.6)
+def _exit_code(reports: list[StoreReport]) -> int:
+    """3 when an API could not be reached or refused the credentials; 1 when records failed
+    or an API kept failing mid-run; else 0."""
+    if any(r.error_kind in ("unreachable", "credentials") for r in reports):
+        return EXIT_API
+    return EXIT_FAILED_RECORDS if any(r.failed or r.error for r in reports) else EXIT_OK
+
+
+def _print(invocation: Invocation, reports: list[StoreReport], started: datetime, cycle: int,
+           every: bool, as_json: bool) -> None:
+    """One cycle's report: tables (and errors) for people, one JSON document for programs."""
+    stamp = started.isoformat(timespec="seconds")
+    if as_json:
+        document = reports_json(reports, started_at=stamp, cycle=cycle,
+                                exit_code=_exit_code(reports))
+        if every:
+            print_json_line(document)  # JSON Lines: one compact document per cycle
+        else:
+            print_json(document)
+        return
+    render_reports(console(), reports, started_at=started if every else None)
+    out = err_console()
+    for report in reports:
+        if report.error:
+            kept = ("nothing was changed (dry run)" if report.dry_run else
+                    "what was done before is kept, and the next run goes on from there")
+            out.print("Error:", style="bold red", end=" ")
+            out.print(f"store {report.store!r}: the run stopped: {report.error}. {kept}.",
+                      markup=False)
+
+
+def _merchant_step(sandboxes: SandboxSet, quiet: bool, display: Display | None,
+                   clock: bool) -> None:
+    done = sandboxes.play_merchant(fraction=0.6,
+                                   progress=display.merchant if display else None)
     if not quiet:
         printed = sum(d.get("printed", 0) for d in done.values())
         where = ", ".join(sorted(done)) or "the sandbox"
-        err_console().print(f"sandbox: the merchant printed {printed} labels in {where}")
+        _say(display, f"sandbox: the merchant printed {printed} labels in {where}", clock)
 
 
 @contextmanager
@@ -185,13 +260,17 @@ def _session(invocation: Invocation,
             sandboxes.stop()
 
 
-SOURCE = typer.Argument(..., help="The source: an installed source plugin's name.")
-STORE = typer.Option(None, "--store", help="Only this store (its name in the config).")
-DAYS = typer.Option(None, "--days", help="Import orders created in the last N days "
-                    "(a full window, not only what changed).")
+SOURCE = typer.Argument(..., metavar="SOURCE",
+                        help="The source: an installed source plugin's name.")
+STORE = typer.Option(None, "--store", metavar="NAME",
+                     help="Only this store (its name in the config).")
+DAYS = typer.Option(None, "--days", metavar="N", help="Import orders created in the last N "
+                    "days (a full window, not only what changed).")
 DRY_RUN = typer.Option(False, "--dry-run", help="Show what would happen; change nothing.")
-AS_JSON = typer.Option(False, "--json", help="Print the report as JSON.")
-EVERY = typer.Option(None, "--every", help="Repeat every DURATION (e.g. 20m) until interrupted.")
+AS_JSON = typer.Option(False, "--json", help="Print the report as JSON (with --every: one "
+                       "line per cycle).")
+EVERY = typer.Option(None, "--every", metavar="DURATION",
+                     help="Repeat every DURATION (e.g. 20m) until interrupted.")
 
 
 def register(app: typer.Typer) -> None:
@@ -203,9 +282,10 @@ def register(app: typer.Typer) -> None:
             sandbox: bool = typer.Option(False, "--sandbox", help="Run against the built-in "
                                          "emulators with seeded orders (no account needed)."),
             every: Optional[str] = EVERY,
-            sandbox_orders: int = typer.Option(40, "--sandbox-orders",
+            sandbox_orders: int = typer.Option(40, "--sandbox-orders", metavar="N",
                                                help="Orders seeded with --sandbox."),
-            seed: int = typer.Option(0, "--seed", help="Seed of the sandbox data.")) -> None:
+            seed: int = typer.Option(0, "--seed", metavar="N",
+                                     help="Seed of the sandbox data.")) -> None:
         """Import orders into the sink, then write tracking back, for each store."""
         execute(ctx.obj, SyncOptions(source, ("import", "writeback"), store, days, dry_run,
                                      as_json, every, sandbox, sandbox_orders, seed))
@@ -220,9 +300,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("writeback")
     def writeback(ctx: typer.Context, source: str = SOURCE,
-                  store: Optional[str] = STORE, days: Optional[int] = DAYS,
+                  store: Optional[str] = STORE,
                   dry_run: bool = DRY_RUN, as_json: bool = AS_JSON,
                   every: Optional[str] = EVERY) -> None:
         """Only write back: tracking of printed orders to the source."""
-        execute(ctx.obj, SyncOptions(source, ("writeback",), store, days, dry_run, as_json,
+        execute(ctx.obj, SyncOptions(source, ("writeback",), store, None, dry_run, as_json,
                                      every))

@@ -61,7 +61,8 @@ class RunOptions:
     days: int | None = None
     dry_run: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
-    progress: Callable[[str, str, int], None] | None = None  # (store, step, done)
+    #: (store, step, done, total or None when unknown), called as orders are handled.
+    progress: Callable[[str, str, int, int | None], None] | None = None
     between_steps: Callable[[], None] | None = None  # e.g. the sandbox's merchant step
 
 
@@ -92,7 +93,10 @@ class RunContext:
         self.journal = Journal(state, "")
         self.lock = threading.RLock()  # workers of a step share the report
         self._reasons: dict[str, set[str]] = {}
-        self._done = 0
+        self._done: dict[str, int] = {}
+        self._total: dict[str, int] = {}
+        #: Orders ``shipsync forget`` took out of shipsync's hands: never touched.
+        self.forgotten = set(state.forgotten(source_name, self.store))
 
     def start(self, run_id: str) -> None:
         self.run_id = run_id
@@ -110,16 +114,29 @@ class RunContext:
                                  self.run_id)
 
     def action(self, action: str, order_id: str, detail: str, number: str = "") -> None:
-        if self.dry:
-            with self.lock:
-                self.report.actions.append({"action": action, "order_id": order_id,
-                                            "order_number": number, "why": detail})
+        """A line of the report: what was done (or, dry, would be done) to an order."""
+        with self.lock:
+            self.report.add_action(action, order_id, number, detail)
+
+    def left_alone(self, order_id: str) -> None:
+        """An order the merchant took out of shipsync's hands: counted, nothing else."""
+        with self.lock:
+            self.report.left_alone += 1
 
     def tick(self, step: str) -> None:
+        """One more order handled by ``step``: the progress display counts it."""
         with self.lock:
-            self._done += 1
+            done = self._done[step] = self._done.get(step, 0) + 1
             if self.options.progress:
-                self.options.progress(self.store, step, self._done)
+                self.options.progress(self.store, step, done, self._total.get(step))
+
+    def expect(self, step: str, count: int) -> None:
+        """``count`` more orders are known to be coming in ``step`` (a total to show)."""
+        with self.lock:
+            self._total[step] = self._total.get(step, 0) + count
+            if self.options.progress:
+                self.options.progress(self.store, step, self._done.get(step, 0),
+                                      self._total[step])
 
     def check_stop(self) -> None:
         if self.options.stop.is_set():
@@ -129,8 +146,12 @@ class RunContext:
         """One state transaction (one sync to disk); nothing in a dry run."""
         return contextlib.nullcontext() if self.dry else self.state.transaction()
 
-    def skip(self, order_id: str, reason: str) -> None:
-        """Leave an order (or a destination of it) out on purpose; counted once per reason."""
+    def skip(self, order_id: str, reason: str, number: str = "",
+             event: tuple[str, str] | None = None) -> None:
+        """Leave an order (or a destination of it) out on purpose; counted once per reason.
+
+        ``event``: the (kind, detail) of its history line, when "skipped" says too little.
+        """
         with self.lock:
             seen = self._reasons.setdefault(order_id, set())
             if reason in seen:
@@ -138,8 +159,8 @@ class RunContext:
             seen.add(reason)
             self.report.skipped += 1
             self.report.skipped_reasons[reason] += 1
-        self.event(order_id, "skipped", reason)
-        self.action("skip", order_id, reason)
+        self.event(order_id, *(event or ("skipped", reason)))
+        self.action("skip", order_id, reason, number)
         self.hook.shipsync_order_skipped(store=self.store, order_id=order_id, reason=reason)
 
     def fail(self, order_id: str, reason: str, record: Any = None,

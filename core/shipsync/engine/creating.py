@@ -33,6 +33,7 @@ class Pending:
     payload: SinkPayload
     fingerprint: str
     attempts: int = 0
+    why: str = "new order in an import status"
 
     def journal_payload(self, ctx: RunContext) -> dict[str, Any]:
         return {"source": ctx.source_name, "store": ctx.store,
@@ -138,6 +139,7 @@ class Creator:
         ctx.journal.done(entry, {"sink_order_id": sink_order_id})
         with ctx.lock:
             ctx.report.imported += 1
+        ctx.action("import", order_id, item.why, item.order_number)
         ctx.event(order_id, "imported", f"{item.order_number} (destination {destination_id})")
         ctx.hook.shipsync_order_imported(store=ctx.store, order_number=item.order_number,
                                          order=item.order)

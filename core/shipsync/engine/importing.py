@@ -9,7 +9,12 @@ out in batches (``creating``). Every sink write is journaled.
 
 ``Importer.run`` is the whole step for a store; ``Importer.import_orders``
 handles a page of results and ``Importer.import_order`` one order by id (a
-webhook's), with the same rules.
+webhook's), with the same rules. ``Importer.resend`` sends one order again
+(``shipsync resend``): its sink orders the merchant removed by hand, or that
+were withdrawn, are created anew.
+
+Orders taken out of shipsync's hands (removed from the sink by hand, or
+``shipsync forget``) are counted as left alone and not touched.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = ["IMPORT_OVERLAP", "Importer"]
 
 #: Read again before the bookmark: changes that landed while the last read was under way.
 IMPORT_OVERLAP = timedelta(minutes=5)
+#: Link states of a sink order that is no longer there: ``resend`` creates it anew.
+GONE = ("removed", "deleted")
 
 
 class Importer:
@@ -44,6 +51,8 @@ class Importer:
         self.planned: set[str] = set()  # order numbers this run creates (or would, dry)
         self.quarantined: set[str] = set()  # order ids quarantined when the step began
         self.in_doubt: set[str] = set()  # order numbers whose create is still unsettled
+        self.resending: set[str] = set()  # order ids whose gone sink orders are sent again
+        self.gone: set[str] = set()  # order numbers the sink no longer has (resend)
 
     # -- the step -----------------------------------------------------------------------
     def run(self) -> None:
@@ -93,6 +102,42 @@ class Importer:
         finally:
             self.creator.close()
 
+    def resend(self, order_id: str) -> None:
+        """Send one order again: sink orders removed by hand or withdrawn are created anew.
+
+        The order is read by id and planned as a run would, except that its gone sink
+        orders count as new; one the store does not import today is reported, not sent.
+        """
+        ctx = self.ctx
+        self._begin()
+        self.resending.add(order_id)
+        if not ctx.dry and order_id in ctx.forgotten:
+            ctx.state.unforget(ctx.source_name, ctx.store, order_id)
+            ctx.event(order_id, "resent", "taken back by `shipsync resend` (it was forgotten)")
+        ctx.forgotten.discard(order_id)
+        # A sink order removed by hand and never noticed (its order did not change since):
+        # asked for, so that it is sent again rather than counted as already there.
+        for link in ctx.state.links_for_order(ctx.source_name, ctx.store, order_id):
+            if link.state == "imported" and ctx.sink.find_order(link.order_number) is None:
+                self.gone.add(link.order_number)
+        found = False
+        try:
+            for page in ctx.source.orders_by_id([order_id]):
+                for result in page:
+                    found = True
+                    order = result.order
+                    reason = ctx.source.not_importable_reason(order) if order else None
+                    if reason:
+                        ctx.skip(order_id, f"not sent again: {reason}")
+                        continue
+                    self.import_orders([result])
+            self.creator.flush(final=True)
+        finally:
+            self.creator.close()
+        if not found:
+            ctx.fail(order_id, f"not found in {ctx.source_name} store {ctx.store!r}",
+                     quarantine=False)
+
     def _begin(self) -> None:
         ctx = self.ctx
         settle(ctx)
@@ -124,6 +169,9 @@ class Importer:
         for result in page:
             ctx.tick("import")
             order_id = result.order_id
+            if order_id in ctx.forgotten:
+                ctx.left_alone(order_id)
+                continue
             if result.error:
                 ctx.fail(order_id, result.error, result.raw)
                 continue
@@ -184,9 +232,21 @@ class Importer:
             ctx.skip(order_id, "nothing left to ship" + (f" ({', '.join(reasons)})"
                                                          if reasons else ""))
             return
+        resending = order_id in self.resending
         for index, destination in enumerate(order["destinations"]):
             link = ctx.state.get_link(ctx.source_name, ctx.store, order_id,
                                       destination["destination_id"])
+            why = "new order in an import status"
+            if link is not None and resending and (link.state in GONE
+                                                   or link.order_number in self.gone):
+                why = ("sent again: it was withdrawn "
+                       f"({link.detail or 'deleted'})" if link.state == "deleted" else
+                       "sent again: it was removed from the sink by hand")
+                link = None
+            elif link is not None and link.state == "removed":
+                # Removed from the sink by hand: reported once, when it was noticed.
+                ctx.left_alone(order_id)
+                continue
             if destination["kind"] == "pickup":
                 if not ctx.settings.pickup_in_store:
                     ctx.skip(order_id, "pickup in store (Enable Pickup in Store is off)")
@@ -217,8 +277,9 @@ class Importer:
                              "again before anything is sent")
                     continue
                 self.planned.add(number)
-                self.creator.add(Pending(order, destination, number, payload, fp))
-                ctx.action("import", order_id, "new order in an import status", number)
+                self.creator.add(Pending(order, destination, number, payload, fp, why=why))
+                if ctx.dry:
+                    ctx.action("import", order_id, why, number)
             elif link.state == "imported" and link.fingerprint != fp:
                 self.update(link, order, payload, fp)
             else:
@@ -230,10 +291,11 @@ class Importer:
         """Replace an unprinted sink order whose source order changed."""
         ctx = self.ctx
         order_id = order["order_id"]
+        why = "changed in the source since it was imported"
         if ctx.dry:
-            ctx.report.updated += 1
-            ctx.action("update", order_id, "changed in the source since it was imported",
-                       link.order_number)
+            with ctx.lock:
+                ctx.report.updated += 1
+            ctx.action("update", order_id, why, link.order_number)
             return
         journal = {"source": ctx.source_name, "store": ctx.store, "order_id": order_id,
                    "destination_id": link.destination_id, "order_number": link.order_number,
@@ -254,7 +316,9 @@ class Importer:
             self.withdrawer.removed(link)
             return
         ctx.relink(link, "imported", fingerprint=fp)
-        ctx.report.updated += 1
+        with ctx.lock:
+            ctx.report.updated += 1
+        ctx.action("update", order_id, why, link.order_number)
         ctx.event(order_id, "updated", f"{link.order_number}: changed in the source")
         ctx.hook.shipsync_order_updated(store=ctx.store, order_number=link.order_number,
                                         order=order)

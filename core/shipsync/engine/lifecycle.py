@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 from ..config import Config
 from ..contracts import Context, HttpOptions, RunInfo, ShipmentRecord, Sink, Source
+from ..http import TransportError, Unreachable
 from ..plugins import PluginHost
 from ..registry import MapperSpec, StatusPolicySpec
 from ..settings import StoreSettings
@@ -24,6 +25,7 @@ from ..state import StateStore
 from .context import STEPS, EngineError, RunContext, RunOptions, Stopped, now_utc
 from .importing import Importer
 from .report import StoreReport
+from .withdrawing import removed_by_hand
 from .writeback import Writeback
 
 __all__ = ["Engine", "StoreRun"]
@@ -59,6 +61,43 @@ class Engine:
 
     def store(self, source_name: str, name: str) -> StoreSettings:
         return self.stores(source_name, name)[0]
+
+    def store_of(self, source_name: str, order_id: str, only: str | None = None) -> StoreSettings:
+        """The store an order belongs to: ``only``, else the one shipsync knows it from,
+        else the only store configured."""
+        stores = self.stores(source_name, only)
+        state = self.state
+        known = [s for s in stores
+                 if state.links_for_order(source_name, s.name, order_id)
+                 or state.events(source_name, s.name, order_id)
+                 or order_id in state.forgotten(source_name, s.name)]
+        if known or len(stores) == 1:
+            return (known or stores)[0]
+        raise EngineError(f"shipsync has no record of order {order_id} in any {source_name} "
+                          f"store: name one with --store ({', '.join(s.name for s in stores)})")
+
+    def forget(self, source_name: str, store: str, order_id: str, *,
+               dry_run: bool = False) -> list[str]:
+        """Leave one order alone from now on: never imported, updated, deleted or written
+        back again, and no longer retried; ``resend`` takes it back. Returns what that
+        means for each of its sink orders (nothing is asked of any API)."""
+        state = self.state
+        links = state.links_for_order(source_name, store, order_id)
+        effects = [f"{link.order_number} in {link.sink} ({link.state}): no longer updated, "
+                   "deleted or written back" for link in links]
+        failing = [q for q in state.quarantined(source_name, store) if q["order_id"] == order_id]
+        effects += [f"failed {q['attempts']} time(s) ({q['reason']}): no longer retried"
+                    for q in failing]
+        if not links:
+            effects.append("not in any sink: runs will not import it")
+        if order_id in state.forgotten(source_name, store):
+            effects = ["already forgotten: nothing changes"]
+        elif not dry_run:
+            detail = "by `shipsync forget`: " + "; ".join(effects)
+            with state.transaction():
+                state.forget(source_name, store, order_id, detail)
+                state.add_event(source_name, store, order_id, "forgotten", detail)
+        return effects
 
     def sink_name(self, settings: StoreSettings) -> str:
         """The store's sink: its ``sink`` setting, else the only one installed."""
@@ -139,8 +178,20 @@ class Engine:
             shipment: ShipmentRecord | None = ctx.sink.shipment(order_number)
             if shipment is not None:
                 Writeback(ctx).write_back_shipment(shipment)
+                return
+            link = ctx.state.link_by_number(ctx.sink_name, order_number)
+            if (link is not None and link.state == "imported" and link.store == ctx.store
+                    and ctx.sink.find_order(order_number) is None):
+                removed_by_hand(ctx, link)  # not printed, and not there: removed by hand
 
         return StoreRun(self, source_name, self.store(source_name, store), options).run(step)
+
+    def resend(self, source_name: str, store: str, order_id: str,
+               options: RunOptions | None = None) -> StoreReport:
+        """Send one order again (``shipsync resend``): gone sink orders are created anew."""
+        options = options or RunOptions(steps=("import",))
+        return StoreRun(self, source_name, self.store(source_name, store), options).run(
+            lambda ctx: Importer(ctx).resend(order_id))
 
     def close(self) -> None:
         for sink in self._sinks.values():
@@ -211,6 +262,15 @@ class StoreRun:
         except Stopped:
             ctx.report.stopped = True
             status = "stopped"
+        except TransportError as exc:
+            # An API could not be reached, refused the credentials or kept failing: this
+            # store's run stops here (what was done is kept), and the other stores go on.
+            refused = exc.status in (401, 403)
+            ctx.report.error = str(exc) + (" (the API refused the credentials: check them in "
+                                           "the config)" if refused else "")
+            ctx.report.error_kind = ("credentials" if refused else
+                                     "unreachable" if isinstance(exc, Unreachable) else "api")
+            status = "api_error"
         except BaseException:
             status = "crashed"
             raise

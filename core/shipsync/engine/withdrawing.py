@@ -3,7 +3,10 @@
 An unprinted sink order is deleted (journaled) when its source order is
 cancelled, refunded or declined, or has nothing left to ship; a printed one is
 left alone and reported, the label being the merchant's to void. A sink order
-the merchant removed by hand is recorded as ``removed`` and never recreated.
+the merchant removed by hand, whichever step notices it (an update or a delete
+answering "gone", a writeback finding no such order), is recorded as
+``removed`` once, reported once as a skip, and never recreated: runs after that
+count it as left alone, and ``shipsync resend`` sends it again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,17 @@ from ..contracts import CanonicalOrder
 from ..state import Link
 from .context import RunContext
 
-__all__ = ["Withdrawer"]
+__all__ = ["Withdrawer", "removed_by_hand"]
+
+
+def removed_by_hand(ctx: RunContext, link: Link) -> None:
+    """The sink no longer has the order: the merchant removed it there; not recreated."""
+    detail = (f"{link.order_number} is no longer in {ctx.sink_name}: removed there by "
+              "hand; not sent again (`shipsync resend` sends it again)")
+    if not ctx.dry:
+        ctx.relink(link, "removed", detail=detail)
+    ctx.skip(link.order_id, f"removed from {ctx.sink_name} by hand (not sent again)",
+             link.order_number, event=("removed", detail))
 
 
 class Withdrawer:
@@ -28,12 +41,7 @@ class Withdrawer:
 
     def removed(self, link: Link) -> None:
         """The sink no longer has the order: the merchant removed it there; not recreated."""
-        ctx = self.ctx
-        detail = (f"{link.order_number} is no longer in {ctx.sink_name}: removed there by "
-                  "hand; not sent again (`shipsync resend` sends it again)")
-        ctx.relink(link, "removed", detail=detail)
-        ctx.skip(link.order_id, f"removed from {ctx.sink_name} by hand (not sent again)")
-        ctx.event(link.order_id, "removed", detail)
+        removed_by_hand(self.ctx, link)
 
     def withdraw_changed(self, since: datetime) -> None:
         """Orders cancelled, refunded or declined since ``since`` leave the sink."""
@@ -43,7 +51,8 @@ class Withdrawer:
         for page in ctx.source.withdrawn_orders(since):
             for result in page:
                 ctx.check_stop()
-                if not ctx.state.links_for_order(ctx.source_name, ctx.store, result.order_id):
+                if result.order_id in ctx.forgotten or not ctx.state.links_for_order(
+                        ctx.source_name, ctx.store, result.order_id):
                     continue
                 status = result.status_id
                 if status is not None and ctx.source.not_shippable_reason(status):
@@ -55,17 +64,24 @@ class Withdrawer:
     def withdraw_order(self, order_id: str, status_id: int) -> None:
         """Delete the unprinted sink orders of an order that must not ship."""
         reason = self.ctx.source.not_shippable_reason(status_id)
-        if not reason:
+        if not reason or order_id in self.ctx.forgotten:
             return
         for link in self.ctx.state.links_for_order(self.ctx.source_name, self.ctx.store,
                                                    order_id):
             if link.state == "imported":
                 self.delete(link, reason)
 
+    def _deleted_before(self, link: Link, entry: int) -> bool:
+        """An earlier delete of ours whose answer was lost: "gone" is its doing, not the
+        merchant's."""
+        return any(e.action == "delete_order" and e.id != entry and e.target == self.ctx.sink_name
+                   for e in self.ctx.state.journal(key=link.order_number, limit=20))
+
     def delete(self, link: Link, reason: str) -> None:
         ctx = self.ctx
         if ctx.dry:
-            ctx.report.deleted += 1
+            with ctx.lock:
+                ctx.report.deleted += 1
             ctx.action("delete", link.order_id, reason, link.order_number)
             return
         journal = {"source": ctx.source_name, "store": ctx.store, "order_id": link.order_id,
@@ -84,8 +100,14 @@ class Withdrawer:
             ctx.skip(link.order_id, f"{reason}, but its label is already printed: "
                      "not withdrawn (void the label in the sink)")
             return
+        if outcome.value == "gone" and not self._deleted_before(link, outcome.entry):
+            # Not deleted by shipsync: the merchant had removed it already.
+            removed_by_hand(ctx, link)
+            return
         ctx.relink(link, "deleted", detail=reason)
-        ctx.report.deleted += 1
+        with ctx.lock:
+            ctx.report.deleted += 1
+        ctx.action("delete", link.order_id, reason, link.order_number)
         ctx.event(link.order_id, "deleted", f"{link.order_number}: {reason}")
         ctx.hook.shipsync_order_deleted(store=ctx.store, order_number=link.order_number,
                                         reason=reason)

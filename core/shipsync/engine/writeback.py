@@ -54,7 +54,7 @@ class Writeback:
         # Shipments seen before but not yet written back (an earlier failure) go first.
         pending = [(json.loads(link.detail), link)
                    for link in ctx.state.open_links(ctx.source_name, ctx.store, ("printed",))
-                   if link.detail.startswith("{")]
+                   if link.detail.startswith("{") and link.order_id not in ctx.forgotten]
         if pending:
             self.write_back(pending)
         newest = bookmark  # the sink's own clock: the newest change seen, never ours
@@ -92,6 +92,9 @@ class Writeback:
         if (link is None or link.source != ctx.source_name or link.store != ctx.store
                 or link.state != "imported" or number in self.written):
             return None
+        if link.order_id in ctx.forgotten:
+            ctx.left_alone(link.order_id)
+            return None
         problems = records.errors_of("shipment.json", shipment)
         if problems:
             ctx.fail(link.order_id, f"{link.order_number}: invalid shipment record: "
@@ -109,6 +112,7 @@ class Writeback:
         by_order: dict[str, list[_Row]] = {}
         for shipment, link in rows:
             by_order.setdefault(link.order_id, []).append((shipment, link))
+        ctx.expect("writeback", len(by_order))
         current = ctx.source.current_orders(list(by_order))
 
         def one(order_id: str) -> None:

@@ -118,6 +118,19 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
                 if account.orders[i].order["status"] in SHIPPED_STATUSES
             ]
 
+    def delete_by_hand(self, api_key: str, order_number: str) -> None:
+        """The merchant deletes an unprinted order in Starshipit's web app (not the API)."""
+        with self.lock:
+            account = self._python_account(api_key)
+            order_id = account.order_ids.get(order_number)
+            if order_id is None:
+                raise StarshipitRefusal(f"no order {order_number!r} in this account")
+            if account.orders[order_id].order["status"] in SHIPPED_STATUSES:
+                raise StarshipitRefusal(f"order {order_number!r} is printed; only unshipped "
+                                        "orders can be deleted")
+            del account.orders[order_id]
+            del account.order_ids[order_number]
+
     def print_label(
         self, api_key: str, order_number: str, carrier: str | None = None, packages: int = 1
     ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
@@ -25,12 +25,15 @@ def play_merchant(
     seed: int = 0,
     packages: Sequence[int] = (1, 1, 1, 2),
     timeout: float = 10.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Print labels for ``fraction`` of each account's unshipped orders, over HTTP.
 
     Orders are picked with a seeded RNG; ``packages`` lists parcel counts to draw
     from for each label. Orders whose carrier is PickupInStore are printed as
-    PickupInStore. Honours 429 by sleeping Retry-After. Returns
+    PickupInStore. Honours 429 by sleeping Retry-After (the prints share the
+    account's rate limit, 2 a second: 300 labels take two and a half minutes), and
+    calls ``progress(printed so far, to print)`` after each label. Returns
     ``{"printed": n, "order_numbers": [...], "failed": [...]}``.
     """
     if not isinstance(emulator, StarshipitEmulator):
@@ -40,6 +43,7 @@ def play_merchant(
     rng = random.Random(seed)
     printed: list[str] = []
     failed: list[str] = []
+    total = 0
     with requests.Session() as session:
         for api_key, subscription_key in emulator.accounts():
             session.headers.update(
@@ -53,12 +57,15 @@ def play_merchant(
             picked = sorted(
                 rng.sample(pending, int(len(pending) * fraction + 0.5)), key=lambda o: o["order_id"]
             )
+            total += len(picked)
             for order in picked:
                 body = _merchant_print_body(order, rng.choice(list(packages) or [1]))
                 done = _post_shipment(
                     session, url.rstrip("/") + "/api/orders/shipment", body, timeout
                 )
                 (printed if done else failed).append(order["order_number"])
+                if progress is not None:
+                    progress(len(printed) + len(failed), total)
     return {"printed": len(printed), "order_numbers": printed, "failed": failed}
 
 
