@@ -35,7 +35,7 @@ class EngineError(Exception):
 
 
 class Stopped(Exception):
-    """SIGINT/SIGTERM: the current step finished its current page; stop cleanly."""
+    """SIGINT/SIGTERM (or the lease lost): the current page is finished; stop cleanly."""
 
 
 def now_utc() -> datetime:
@@ -90,10 +90,20 @@ class RunContext:
         self.lock = threading.RLock()  # workers of a step share the report
         self._reasons: dict[str, set[str]] = {}
         self._done = 0
+        self._source_now: datetime | None = None
+        #: Set when the run's lease was lost: the run stops before writing more.
+        self.lease_lost = threading.Event()
 
     def start(self, run_id: str) -> None:
         self.run_id = run_id
         self.journal = Journal(self.state, run_id)
+
+    def source_now(self) -> datetime:
+        """The source's clock, asked once per run: windows are measured by it, never ours."""
+        with self.lock:
+            if self._source_now is None:
+                self._source_now = self.source.now()
+            return self._source_now
 
     def plugin_context(self) -> Context:
         """The ``Context`` mappers get for this store."""
@@ -119,7 +129,7 @@ class RunContext:
                 self.options.progress(self.store, step, self._done)
 
     def check_stop(self) -> None:
-        if self.options.stop.is_set():
+        if self.options.stop.is_set() or self.lease_lost.is_set():
             raise Stopped()
 
     def transaction(self) -> contextlib.AbstractContextManager[Any]:

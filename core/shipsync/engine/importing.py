@@ -22,7 +22,7 @@ from .. import records
 from ..contracts import CanonicalOrder, OrderResult, SinkPayload
 from ..state import Link
 from ..streams import prefetch
-from .context import RunContext, now_utc, parse_iso
+from .context import RunContext, parse_iso
 from .creating import Creator, Pending
 from .journal import fingerprint
 from .settling import settle
@@ -53,7 +53,7 @@ class Importer:
         key = f"import:{ctx.source_name}:{ctx.store}"
         bookmark = parse_iso(ctx.state.get_bookmark(key))
         days = ctx.options.days or ctx.settings.days
-        created_since = now_utc() - timedelta(days=days)
+        created_since = ctx.source_now() - timedelta(days=days)
         # An explicit --days is a backfill of the whole window; otherwise only what changed.
         overlap = self._overlap(ctx)
         modified_since = (bookmark - overlap) if bookmark and not ctx.options.days else None

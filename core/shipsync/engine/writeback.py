@@ -22,7 +22,7 @@ from .. import records
 from ..contracts import Destination, OrderResult, ShipmentRecord
 from ..registry import WritebackContext, WritebackDecision
 from ..state import Link
-from .context import RunContext, Stopped, now_utc, parse_iso
+from .context import RunContext, Stopped, parse_iso
 from .settling import settle
 
 __all__ = ["WRITEBACK_CHUNK", "Writeback"]
@@ -50,7 +50,7 @@ class Writeback:
         bookmark = parse_iso(ctx.state.get_bookmark(key))
         days = ctx.options.days or ctx.settings.days
         since = ((bookmark - ctx.sink.capabilities.writeback_overlap) if bookmark
-                 else now_utc() - timedelta(days=days))
+                 else ctx.source_now() - timedelta(days=days))
         # Shipments seen before but not yet written back (an earlier failure) go first.
         pending = [(json.loads(link.detail), link)
                    for link in ctx.state.open_links(ctx.source_name, ctx.store, ("printed",))
