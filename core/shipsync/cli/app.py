@@ -4,7 +4,9 @@ The app is built by ``create_app`` (a factory, never at import time) from a
 ``PluginHost``, so that plugin commands are added through the
 ``shipsync_commands`` hook and tests can build an app from their own plugins.
 
-Exit codes: 0 ok, 1 finished with failed records, 2 usage or config error.
+Exit codes: 0 ok, 1 finished with failed records (or a run stopped by an API or
+state failure), 2 usage or config error, 70 an unexpected error (a bug: one
+line, the trace with --debug), 130 a run cut short by SIGINT, 143 by SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..config import find_config_path
 from ..output import err_console
 from ..plugins import PluginHost
 from . import config, explain, plugins, sandbox_command, sync
-from .invocation import EXIT_USAGE, Invocation
+from .invocation import EXIT_INTERNAL, EXIT_USAGE, Invocation
 
 __all__ = ["create_app", "main"]
 
@@ -114,4 +116,14 @@ def main(argv: list[str] | None = None) -> Any:
         out.print("Plugin error:", style="bold red", end=" ")
         out.print(str(exc), markup=False)
         sys.exit(EXIT_USAGE)
-    return app(args=argv, prog_name="shipsync")
+    try:
+        return app(args=argv, prog_name="shipsync")
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, never a trace without --debug
+        if debug:
+            raise
+        # Only the type: an exception's text may quote what it was given (a header, a token).
+        out = err_console()
+        out.print("Error:", style="bold red", end=" ")
+        out.print(f"unexpected {type(exc).__name__}; run again with --debug for the details, "
+                  "and report it if it persists (what was done is kept)", markup=False)
+        sys.exit(EXIT_INTERNAL)

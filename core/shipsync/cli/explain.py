@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
                                              help="Use only the state file; ask no API.")) -> None:
         """Why an order was or was not imported, and where its writeback stands."""
         invocation: Invocation = ctx.obj
+        if not order_id.isprintable():
+            invocation.fail(f"the order id {order_id!r} holds control characters; "
+                            "give the id as the shop shows it")
         config = invocation.config()
         store_db = invocation.state(config)
         try:
@@ -38,7 +41,8 @@ def register(app: typer.Typer) -> None:
             print_json(story.to_dict())
             return
         out = console()
-        out.print(f"{source} order {order_id} (store {story.store!r})", style="bold")
+        out.print(f"{source} order {order_id} (store {story.store!r})", style="bold",
+                  markup=False)
         if story.history:
             out.print("what happened:", style="bold")
             for event in story.history:

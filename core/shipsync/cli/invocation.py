@@ -15,11 +15,16 @@ from ..output import err_console
 from ..plugins import PluginHost
 from ..state import StateError, StateStore, open_state
 
-__all__ = ["EXIT_FAILED_RECORDS", "EXIT_OK", "EXIT_USAGE", "Invocation"]
+__all__ = ["EXIT_FAILED_RECORDS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_SIGNAL_BASE", "EXIT_USAGE",
+           "Invocation"]
 
 EXIT_OK = 0
 EXIT_FAILED_RECORDS = 1
 EXIT_USAGE = 2
+#: A bug in shipsync or a plugin (an exception nothing expected): one line, the trace with --debug.
+EXIT_INTERNAL = 70
+#: A run cut short by a signal exits 128 + its number: 130 for SIGINT, 143 for SIGTERM.
+EXIT_SIGNAL_BASE = 128
 
 
 class Invocation:
@@ -54,9 +59,14 @@ class Invocation:
     def state(self, config: Config) -> StateStore:
         """The state store the config names, or exit 2 saying why it cannot be opened."""
         try:
-            return open_state(config.section("state"))
+            store = open_state(config.section("state"))
         except StateError as exc:
             self.fail(str(exc))
+        for warning in store.warnings:
+            out = err_console()
+            out.print("Warning:", style="bold yellow", end=" ")
+            out.print(warning, markup=False)
+        return store
 
     @staticmethod
     def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -212,6 +212,16 @@ class Importer:
             if link is None or link.state == "deleted":
                 if existing_only or number in self.planned:
                     continue
+                taken = ctx.state.link_by_number(ctx.sink_name, number)
+                if taken is not None and (taken.source, taken.store, taken.order_id,
+                                          taken.destination_id) != (
+                        ctx.source_name, ctx.store, order_id, destination["destination_id"]):
+                    # Two orders, one number (a numbering plugin, or prefixes that collide).
+                    ctx.fail(order_id, f"{number} is already the {ctx.sink_name} order of "
+                             f"{taken.source} store {taken.store!r} order {taken.order_id}: "
+                             "order numbers collide; give each store an order_prefix that "
+                             "ends with a character that is not a digit", order)
+                    continue
                 if number in self.in_doubt:
                     ctx.skip(order_id, "an earlier create of it is still in doubt: looked up "
                              "again before anything is sent")
