@@ -242,6 +242,7 @@ class Writeback:
                    "destination_id": link.destination_id, "order_number": link.order_number,
                    "tracking_number": tracking}
         key = f"{order_id}:{link.destination_id}:{tracking}"
+        last = None
         for _attempt in range(SHIPMENT_ATTEMPTS):
             outcome = ctx.journal.journaled(
                 ctx.source_name, "create_shipment", key, journal,
@@ -265,8 +266,9 @@ class Writeback:
                                                  "shipment_id": found.shipment_id})
                 return True
             ctx.journal.failed(outcome.entry, {"settled": "not applied"})
+            last = outcome.in_doubt
         ctx.fail(order_id, f"{link.order_number}: the source did not answer after "
-                 f"{SHIPMENT_ATTEMPTS} attempts", quarantine=False)
+                 f"{SHIPMENT_ATTEMPTS} attempts (the last: {last})", quarantine=False)
         return False
 
     def put_status(self, order_id: str, status_id: int, numbers: str) -> bool:
