@@ -296,6 +296,8 @@ def read_toml(path: Path) -> dict[str, Any]:
              f"or run `shipsync sandbox` to write one)"], path) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], path) from None
+    except RecursionError:
+        raise ConfigError(["not valid TOML: its arrays or tables nest too deep"], path) from None
     except OSError as exc:
         raise ConfigError([f"cannot read the file: {exc.strerror}"], path) from None
 

@@ -252,7 +252,8 @@ def test_a_redirected_read_fails_the_step_and_sends_nothing_elsewhere(
 @pytest.mark.parametrize("body, expected", [
     (b"{}", "expected a list of rows, got an empty object"),
     (b"", "an empty answer (HTTP 200) where JSON was expected"),
-    (b'{"status": 500, "title": "Internal error"}', "got an object with keys status, title"),
+    (b'{"status": 500, "title": "Internal error"}',
+     "expected a list of rows, got an object with keys status, title"),
     (b'[{"id": 1,', "the answer is not valid JSON"),
     (b"[" * 100_000 + b"]" * 100_000, "the answer's JSON is nested too deep to read"),
 ], ids=["empty-object", "empty-body", "error-object", "invalid-json", "nested-100k"])
@@ -555,6 +556,13 @@ def test_absurd_days_and_odd_order_ids_are_clear_errors(world: World) -> None:
     [line] = _error_lines(escape)
     assert escape.code == 2 and "control characters" in line
     assert "\x1b" not in escape.stdout + escape.stderr
+
+
+def test_a_config_nested_100k_deep_is_a_clear_config_error(world: World) -> None:
+    world.config_path.write_text("deep = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = world.cli("config", "check")
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert "not valid TOML: its arrays or tables nest too deep" in result.stderr
 
 
 # --------------------------------------------------------------------------- 10 file modes

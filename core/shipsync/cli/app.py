@@ -97,7 +97,7 @@ def _disabled_in_config(argv: list[str]) -> list[str]:
     try:
         with Path(path).open("rb") as fh:
             disable = tomllib.load(fh).get("plugins", {}).get("disable", [])
-    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+    except (OSError, tomllib.TOMLDecodeError, AttributeError, RecursionError):
         return []  # reported properly once the config is loaded
     return [d for d in disable if isinstance(d, str)] if isinstance(disable, list) else []
 
