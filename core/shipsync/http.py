@@ -318,12 +318,14 @@ class _Watchdog:
 
     def add(self, call: _Call) -> None:
         with self._wake:
+            idle = not self._calls
             self._calls.add(call)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._watch, name="shipsync-http-watchdog",
                                                 daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if idle:
+                self._wake.notify()  # it was waiting for a first call: start looking
 
     def remove(self, call: _Call) -> None:
         with self._wake:

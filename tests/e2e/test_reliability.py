@@ -145,6 +145,8 @@ def test_a_long_run_keeps_its_lease_renewed_and_a_second_process_is_refused_past
     assert "another shipsync process" in second.stderr and f"pid {first.pid}" in second.stderr
     assert time.monotonic() - started > 12  # four lease times
     assert len(set(expiries)) >= 3  # renewed again and again
+    print(f"lease: a {time.monotonic() - started:.1f} s run with a 3 s lease, "
+          f"{len(set(expiries))} expiries seen, the second process refused")
     _exactly_once(world, [str(o["id"]) for o in orders])
 
 
@@ -432,6 +434,7 @@ def test_a_trickling_server_cannot_hold_a_run(world: World, misbehaving_server: 
     [line] = _error_lines(result)
     assert result.code == 1 and "no complete answer within 2 s" in line
     assert time.monotonic() - started < 20
+    print(f"trickle: the run ended after {time.monotonic() - started:.1f} s")
 
 
 def test_an_endless_answer_is_refused_in_bounded_memory(world: World,
@@ -449,6 +452,7 @@ def test_an_endless_answer_is_refused_in_bounded_memory(world: World,
     assert process.returncode == 1 and "larger than the 50 MB allowed" in err
     # (ru_maxrss is in kB on Linux.) The bug this guards against grew past 2.5 GB.
     assert usage.ru_maxrss < 300 * 1024, f"peak {usage.ru_maxrss // 1024} MB"
+    print(f"endless body: refused, peak memory {usage.ru_maxrss // 1024} MB")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -463,8 +467,11 @@ def test_a_signal_ends_a_run_in_the_middle_of_its_retries(world: World, signum: 
     sent = time.monotonic()
     out, err = process.communicate(timeout=30)
 
-    assert time.monotonic() - sent < 5
+    waited = time.monotonic() - sent
+    assert waited < 5
     assert process.returncode == 128 + signum, err
+    print(f"{signal.Signals(signum).name} mid-retry: exit {process.returncode} after "
+          f"{waited:.2f} s")
     assert f"Stopped by {signal.Signals(signum).name} (store 'main': 0 imported" in err
     assert "Traceback" not in err
 
@@ -483,7 +490,9 @@ def test_sigterm_abandons_a_write_in_flight_and_the_next_run_settles_it(
     sent = time.monotonic()
     out, err = process.communicate(timeout=30)
 
-    assert time.monotonic() - sent < 5 and process.returncode == 143, err
+    waited = time.monotonic() - sent
+    assert waited < 5 and process.returncode == 143, err
+    print(f"SIGTERM mid-write: exit 143 after {waited:.2f} s")
     with _state(world) as db:
         assert db.execute("SELECT state FROM journal WHERE action='create_order'"
                           ).fetchall() == [("intent",)]  # in doubt: to be looked up
@@ -532,6 +541,7 @@ def test_a_full_disk_is_one_error_line_and_the_state_stays_consistent(world: Wor
     assert "Traceback" not in full.stderr, full.stderr
     assert full.returncode == 1, full.stderr
     assert "the state file" in full.stderr and "cannot be written" in full.stderr
+    print(f"full disk: exit {full.returncode}: {full.stderr.strip()}")
     assert world.cli("run", "bigcommerce").code == 0
     _exactly_once(world, [str(o["id"]) for o in orders])
 
