@@ -215,10 +215,15 @@ class StoreRun:
                     f"another shipsync process (pid {info.get('pid', '?')}{where}) is already "
                     f"running store {ctx.store!r} on this state file; try again when it has "
                     "finished")
+            try:
+                ctx.start(ctx.state.start_run(ctx.source_name, ctx.store,
+                                              ",".join(ctx.options.steps), False))
+            except BaseException:
+                ctx.state.release_lease(lease_name, holder)
+                ctx.source.close()
+                raise
             heartbeat = Heartbeat(ctx.state, lease_name, holder, self.lease_seconds,
                                   lost=ctx.lease_lost).start()
-            ctx.start(ctx.state.start_run(ctx.source_name, ctx.store,
-                                          ",".join(ctx.options.steps), False))
         run = RunInfo(ctx.run_id, ctx.source_name, ctx.store, ctx.options.steps or STEPS,
                       ctx.dry)
         ctx.hook.shipsync_run_started(run=run)
