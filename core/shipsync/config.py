@@ -7,7 +7,10 @@ The file is found at ``--config PATH``, else ``$SHIPSYNC_CONFIG``, else
 
 A string marked ``"x-secret": true`` in a schema may be given literally or as
 ``{ env = "NAME" }``. Resolved secrets are ``Secret`` objects, which never show
-their value in ``str``, ``repr``, reports or exceptions.
+their value in ``str``, ``repr``, reports or exceptions. A secret with a blank,
+a control character (a newline copied with it) or a non-ASCII character is
+refused at load, naming its key and never its value: sent in a header it would
+make the HTTP library raise an error quoting it.
 """
 
 from __future__ import annotations
@@ -273,11 +276,30 @@ def _resolve(data: dict[str, Any], paths: list[tuple[str, ...]],
             if not environ.get(name):
                 problems.append(Problem(dotted, f"environment variable {name} is not set"))
                 node[path[-1]] = None
-            else:
-                node[path[-1]] = Secret(environ[name], f"env:{name}")
+                continue
+            node[path[-1]] = Secret(environ[name], f"env:{name}")
         elif isinstance(value, str):
             node[path[-1]] = Secret(value)
+        else:
+            continue
+        problem = _secret_problem(node[path[-1]].reveal())
+        if problem:
+            where = (f"environment variable {value['env']}" if isinstance(value, dict)
+                     else "the value")
+            problems.append(Problem(dotted, f"{where} {problem} (check for a stray blank or "
+                                            "newline pasted with it)"))
+            node[path[-1]] = None
     return problems
+
+
+def _secret_problem(value: str) -> str | None:
+    """What makes ``value`` unusable as a token in a header; never quotes it."""
+    for index, char in enumerate(value):
+        if char.isspace():
+            return f"has a blank (or line break) at character {index + 1} of {len(value)}"
+        if not char.isascii() or not char.isprintable():
+            return f"has a control or non-ASCII character at character {index + 1}"
+    return None
 
 
 def redact(raw: dict[str, Any], schema: dict[str, Any],
@@ -366,6 +388,8 @@ def read_toml(path: Path) -> dict[str, Any]:
              f"or run `shipsync sandbox` to write one)"], path) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], path) from None
+    except RecursionError:
+        raise ConfigError(["not valid TOML: its arrays or tables nest too deep"], path) from None
     except OSError as exc:
         raise ConfigError([f"cannot read the file: {exc.strerror}"], path) from None
 

@@ -489,10 +489,16 @@ class SourceConformance:
     def test_declares_its_capabilities_and_every_method(self, source: Any) -> None:
         assert isinstance(getattr(source, "capabilities", None), SourceCapabilities), (
             "the source must declare its capabilities (shipsync.contracts.SourceCapabilities)")
-        for method in ("orders_to_import", "orders_by_id", "current_orders", "withdrawn_orders",
-                       "not_importable_reason", "not_shippable_reason", "shipment_body",
-                       "create_shipment", "find_shipment", "set_status", "close"):
+        for method in ("now", "orders_to_import", "orders_by_id", "current_orders",
+                       "withdrawn_orders", "not_importable_reason", "not_shippable_reason",
+                       "shipment_body", "create_shipment", "find_shipment", "set_status",
+                       "close"):
             assert callable(getattr(source, method, None)), f"the source has no {method}()"
+
+    def test_now_is_the_platforms_time_with_its_zone(self, source: Any) -> None:
+        now = source.now()
+        assert isinstance(now, datetime) and now.tzinfo is not None, (
+            f"now() must return an aware datetime, not {now!r}")
 
     def test_withdrawn_orders_yields_pages_of_order_results(self, source: Any) -> None:
         since = datetime.now(timezone.utc) - timedelta(days=self.import_window_days)

@@ -18,6 +18,7 @@ the engine.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,10 +69,14 @@ class ShipmentRecord(TypedDict, total=False):
 
 
 class HttpOptions(TypedDict, total=False):
-    """``[run]`` settings every HTTP client of a plugin should honour."""
+    """``[run]`` settings every HTTP client of a plugin should honour (``HttpClient`` takes
+    each as a keyword of the same name), and the run's stop event."""
 
-    timeout: float
+    timeout: float  # seconds for each connect and each read
     max_retries: int
+    deadline: float  # seconds for a whole call, however slowly the answer comes
+    max_body_bytes: int  # the largest answer read; a larger one is refused
+    stop: threading.Event  # set on SIGINT/SIGTERM: waits end, calls in flight are abandoned
 
 
 @dataclass
@@ -191,6 +196,10 @@ class Source(Protocol):
     @property
     def requests_made(self) -> int:
         """Requests sent so far (for the report)."""
+
+    def now(self) -> datetime:
+        """The platform's current time by its own clock (an aware datetime), never the
+        local one: the import window (``days``) is measured by it."""
 
     def orders_to_import(self, *, created_since: datetime,
                          modified_since: datetime | None) -> Iterator[list[OrderResult]]:

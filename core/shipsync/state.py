@@ -8,13 +8,28 @@ and run history.
 ``StateStore`` is the interface; ``SQLiteStateStore`` the default backend
 (embedded, no server). The schema is versioned with ``PRAGMA user_version``
 and migrated forward on open.
+
+Leases keep two processes off one store. A holder renews its lease while it
+lives (the engine's heartbeat, every third of the lease's time); a lease is
+never taken from a live holder, and one whose holder died is taken over at
+once. ``SQLiteStateStore`` records who holds it (pid, the process's start
+time and the host: its name, boot id and pid namespace), so that on the same
+host a recycled pid (a container's PID 1 after a restart) is not mistaken for
+the holder; a holder on another host is judged by the expiry its heartbeat
+keeps pushing back. Another backend may tie a lease to what dies with its
+holder (a database session): ``renew_lease`` then only says it is still held.
+
+Every failure of the file (disk full, read-only, corrupt) is a ``StateError``
+with one line saying what failed, never a stack trace.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
+import stat
 import threading
 import time
 import uuid
@@ -25,6 +40,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Iterator, Protocol
 
 __all__ = [
+    "LEASE_SECONDS",
     "Link",
     "JournalEntry",
     "StateError",
@@ -37,7 +53,11 @@ __all__ = [
 
 
 class StateError(Exception):
-    """The state store cannot be used (newer schema, locked, unreadable)."""
+    """The state store cannot be used (newer schema, locked, unreadable, disk full)."""
+
+
+#: How long a lease lasts without being renewed (``[state] lease_seconds``).
+LEASE_SECONDS = 60.0
 
 
 def utcnow() -> str:
@@ -120,10 +140,19 @@ class StateStore(Protocol):
     def count_events(self, since: str, *, per_hour: bool = False) -> list[dict[str, Any]]: ...
     def recent_events(self, kinds: tuple[str, ...], since: str,
                       limit: int = 200) -> list[dict[str, Any]]: ...
-    def acquire_lease(self, name: str, ttl: float = 300.0) -> str | None: ...
-    def lease_holder(self, name: str) -> dict[str, Any] | None: ...
-    def renew_lease(self, name: str, holder: str, ttl: float = 300.0) -> bool: ...
-    def release_lease(self, name: str, holder: str) -> None: ...
+    def acquire_lease(self, name: str, ttl: float = LEASE_SECONDS) -> str | None:
+        """Take the lease ``name`` for ``ttl`` seconds: a holder token, or None while
+        another live holder has it."""
+        ...
+    def lease_holder(self, name: str) -> dict[str, Any] | None:
+        """Who holds it: at least ``pid`` and ``host`` (for messages), or None."""
+        ...
+    def renew_lease(self, name: str, holder: str, ttl: float = LEASE_SECONDS) -> bool:
+        """Keep holding it ``ttl`` seconds more; False when ``holder`` lost it."""
+        ...
+    def release_lease(self, name: str, holder: str) -> None:
+        """Let it go (only its holder can)."""
+        ...
     def close(self) -> None: ...
 
 
@@ -187,26 +216,60 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL DEFAULT '', PRIMARY KEY (source, store, order_id)
     );
     """,
+    # 6: who holds a lease, beyond a pid: its host and its process's start time
+    """
+    ALTER TABLE leases ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE leases ADD COLUMN process_started TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _create_private(path: Path) -> None:
-    """Create the state file readable by its owner only (it maps customers' orders)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _create_private(path: Path) -> list[str]:
+    """Create the state file (and the folders it needs) for its owner only: it maps
+    customers' orders. An existing file others can read is made private; returns
+    what was changed, as warnings to show."""
+    missing = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        os.mkdir(created, 0o700)
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
+        return []
+    warnings = []
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            os.chmod(file, mode & 0o700)
+            warnings.append(f"the state file {file} could be read by others (mode {mode:04o}); "
+                            f"it is now {mode & 0o700:04o}, for its owner only")
+    return warnings
 
 
 class SQLiteStateStore:
     """The default state backend: one SQLite file, WAL mode, safe across processes."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, host: str | None = None) -> None:
         self.path = Path(path)
+        #: What opening the file changed (e.g. its permissions tightened): shown to the user.
+        self.warnings: list[str] = []
         if str(self.path) != ":memory:":
-            _create_private(self.path)
+            try:
+                self.warnings = _create_private(self.path)
+            except OSError as exc:
+                raise StateError(f"cannot create or open the state file {self.path}: "
+                                 f"{exc.strerror or exc}") from None
+        #: This process, as lease holders are recorded (tests may pretend to be elsewhere).
+        self.host = host if host is not None else host_identity()
+        self._started = process_start(os.getpid())
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False,
@@ -252,7 +315,12 @@ class SQLiteStateStore:
 
     def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                if not _file_failure(exc):
+                    raise
+                raise StateError(f"the state file {self.path} cannot be read: {exc}") from None
 
     # -- links ----------------------------------------------------------------
     def get_link(self, source: str, store: str, order_id: str, destination_id: str) -> Link | None:
@@ -493,26 +561,48 @@ class SQLiteStateStore:
         return [dict(r) for r in rows]
 
     # -- leases ---------------------------------------------------------------
-    def acquire_lease(self, name: str, ttl: float = 300.0) -> str | None:
-        """Take the named lease; return None (and who holds it) if another process has it."""
-        holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    def acquire_lease(self, name: str, ttl: float = LEASE_SECONDS) -> str | None:
+        """Take the named lease; None while another live holder has it.
+
+        On this host (same name, boot and pid namespace) a holder is alive while
+        its pid runs the process that took the lease (same start time); a holder
+        elsewhere, while its lease has not expired. This process's own earlier
+        lease is judged by its expiry.
+        """
+        pid = os.getpid()
+        holder = f"{pid}-{uuid.uuid4().hex[:8]}"
         now = time.time()
         with self._tx():
-            row = self._db.execute("SELECT holder, pid, expires FROM leases WHERE name=?",
-                                   (name,)).fetchone()
-            if row and row["expires"] > now and _pid_alive(row["pid"]):
+            row = self._db.execute("SELECT * FROM leases WHERE name=?", (name,)).fetchone()
+            if row and self._held(row, now):
                 return None
             self._db.execute(
-                "INSERT INTO leases VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
-                "holder=excluded.holder, pid=excluded.pid, expires=excluded.expires",
-                (name, holder, os.getpid(), now + ttl))
+                "INSERT INTO leases (name, holder, pid, expires, host, process_started) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET holder=excluded.holder, "
+                "pid=excluded.pid, expires=excluded.expires, host=excluded.host, "
+                "process_started=excluded.process_started",
+                (name, holder, pid, now + ttl, self.host, self._started))
         return holder
 
-    def lease_holder(self, name: str) -> dict[str, Any] | None:
-        rows = self._q("SELECT holder, pid, expires FROM leases WHERE name=?", (name,))
-        return dict(rows[0]) if rows else None
+    def _held(self, row: sqlite3.Row, now: float) -> bool:
+        if not row["host"]:  # recorded by an older shipsync: its pid and expiry only
+            return bool(row["expires"] > now and _pid_alive(row["pid"]))
+        if row["host"] != self.host:  # another host: only its heartbeat tells
+            return bool(row["expires"] > now)
+        if row["pid"] == os.getpid():
+            return bool(row["expires"] > now)
+        return _process_alive(row["pid"], row["process_started"])
 
-    def renew_lease(self, name: str, holder: str, ttl: float = 300.0) -> bool:
+    def lease_holder(self, name: str) -> dict[str, Any] | None:
+        rows = self._q("SELECT holder, pid, expires, host, process_started FROM leases "
+                       "WHERE name=?", (name,))
+        if not rows:
+            return None
+        found = dict(rows[0])
+        found["host"] = str(found["host"]).split("/", 1)[0]  # the host's name, for messages
+        return found
+
+    def renew_lease(self, name: str, holder: str, ttl: float = LEASE_SECONDS) -> bool:
         with self._tx():
             cursor = self._db.execute("UPDATE leases SET expires=? WHERE name=? AND holder=?",
                                       (time.time() + ttl, name, holder))
@@ -528,6 +618,8 @@ class SQLiteStateStore:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -535,6 +627,48 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _process_alive(pid: int, started: str) -> bool:
+    """``pid`` runs the process that started at ``started`` (not a later one given its pid)."""
+    if not _pid_alive(pid):
+        return False
+    now = process_start(pid)
+    return not started or not now or now == started
+
+
+def process_start(pid: int) -> str:
+    """When process ``pid`` started, in clock ticks since boot (Linux); "" if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return fields[19]  # field 22 of proc(5), counted after "pid (comm)"
+    except (OSError, IndexError):
+        return ""
+
+
+def host_identity() -> str:
+    """This host as lease holders are told apart: its name, boot id and pid namespace.
+
+    Two containers on one machine share the boot id but not their pid namespace
+    (nor, mostly, their name): a pid is only checked on the host that recorded it.
+    """
+    parts = [socket.gethostname()]
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            parts.append(fh.read().strip())
+    except OSError:
+        parts.append("")
+    try:
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        parts.append("")
+    return "/".join(parts)
+
+
+def _file_failure(exc: sqlite3.Error) -> bool:
+    """The file failed (full, read-only, locked, corrupt), not the statement (a constraint)."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -552,17 +686,37 @@ class _Transaction:
 
     def __enter__(self) -> _Transaction:
         self.store._lock.acquire()
-        self.outer = not self.store._db.in_transaction
-        if self.outer:
-            self.store._db.execute("BEGIN IMMEDIATE")
+        try:
+            self.outer = not self.store._db.in_transaction
+            if self.outer:
+                self.store._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self.store._lock.release()
+            raise StateError(f"the state file {self.store.path} cannot be written: {exc}"
+                             ) from None
         return self
 
-    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, *rest: Any) -> None:
+        # A failure of the file (disk full, read-only) is rolled back and becomes one line.
+        failed = isinstance(exc, sqlite3.Error) and _file_failure(exc)
         try:
             if self.outer:
-                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+                db = self.store._db
+                try:
+                    if not exc_type:
+                        db.execute("COMMIT")
+                    elif db.in_transaction:  # (SQLite rolled back by itself on a full disk)
+                        db.execute("ROLLBACK")
+                except sqlite3.Error as error:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    if not failed:
+                        exc, failed = error, True
         finally:
             self.store._lock.release()
+        if failed:
+            raise StateError(f"the state file {self.store.path} cannot be written: {exc}"
+                             ) from None
 
 
 def open_state(section: dict[str, Any]) -> SQLiteStateStore:

@@ -10,6 +10,10 @@ tests get these fixtures without any conftest:
 - ``shipsync_config``: a shipsync.toml (in the test's tmp_path) pointing at them.
 - ``shipsync_cli``: runs the real ``shipsync`` command in a subprocess with that
   config; returns a ``CliResult`` (``code``, ``stdout``, ``stderr``, ``json()``).
+- ``misbehaving_server``: starts a ``MisbehavingServer`` (``shipsync.misbehaving``)
+  in front of an emulator's URL, or alone: it forwards every request except
+  those matching its rules, which get a redirect, a wrong answer, a trickle, an
+  endless or huge body, or no answer at all; stopped after the test.
 
 Conformance suites (``shipsync.conformance``) that a plugin's tests subclass:
 ``MapperConformance``, ``SourceConformance`` and ``SinkConformance``, with
@@ -38,6 +42,7 @@ import pytest
 pytest.register_assert_rewrite("shipsync.conformance")
 
 from .config import dump_toml  # noqa: E402
+from .misbehaving import Misbehaviour, MisbehavingServer  # noqa: E402
 from .conformance import (  # noqa: E402
     MapperConformance,
     NetworkBlocked,
@@ -54,6 +59,8 @@ __all__ = [
     "record_output",
     "CliResult",
     "MapperConformance",
+    "Misbehaviour",
+    "MisbehavingServer",
     "NetworkBlocked",
     "SandboxSet",
     "SinkConformance",
@@ -155,3 +162,18 @@ def shipsync_cli(shipsync_config: Path, tmp_path: Path) -> Callable[..., CliResu
                        timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def misbehaving_server() -> Iterator[Callable[..., MisbehavingServer]]:
+    """``start(upstream_url=None, accept_delay=0.0)``: a running ``MisbehavingServer``."""
+    started: list[MisbehavingServer] = []
+
+    def start(upstream: str | None = None, *, accept_delay: float = 0.0) -> MisbehavingServer:
+        server = MisbehavingServer(upstream, accept_delay=accept_delay).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

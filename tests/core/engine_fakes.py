@@ -66,10 +66,15 @@ class FakeSource:
     lose_shipment_answers: int = 0  # create_shipment applies, then the answer is lost
     capabilities: SourceCapabilities = SourceCapabilities(shipped_status=SHIPPED)
     calls: int = 0
+    clock: datetime | None = None  # the shop's own time, if not the local clock's
 
     @property
     def requests_made(self) -> int:
         return self.calls
+
+    def now(self) -> datetime:
+        self.calls += 1
+        return self.clock or datetime.now(timezone.utc)
 
     def add(self, canonical: CanonicalOrder) -> CanonicalOrder:
         self.orders[canonical["order_id"]] = canonical

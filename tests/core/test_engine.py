@@ -440,6 +440,70 @@ def test_the_import_bookmark_is_the_sources_newest_change_not_our_clock(world: W
     assert world.state.get_bookmark("import:fake:main") == remote.isoformat()
 
 
+def test_the_import_window_is_measured_by_the_sources_clock_not_ours(world: World) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    # The shop's clock says 2020: an order it placed 3 days before is within days = 7,
+    # though by our clock it is years old (and the other way round for a fast clock).
+    shop_now = datetime(2020, 3, 1, 12, 0, tzinfo=timezone.utc)
+    world.source.clock = shop_now
+    world.source.add(order("1", modified=shop_now - timedelta(days=3)))
+    world.source.add(order("2", modified=shop_now - timedelta(days=8)))
+
+    report = world.run("import")
+
+    assert report.imported == 1 and sorted(world.sink.orders) == ["1"]
+
+
+def test_two_orders_that_get_one_number_fail_clearly_instead_of_crashing(tmp_path: Path
+                                                                        ) -> None:
+    world = World(tmp_path)
+    world.source.add(order("1"))
+    world.run("import")
+    # Another store of the same source on the same sink, numbering into the first's numbers.
+    world.configure()
+    data = world.engine.config.data
+    data["fake"]["stores"]["other"] = {"sink": "fakesink"}
+    world.engine = Engine(world.host, Config(data=data, raw=data), world.state)
+
+    [_, other] = world.engine.run("fake", options=RunOptions(steps=("import",)))
+
+    assert other.imported == 0 and other.failed == 1
+    assert "1 is already the fakesink order of fake store 'main' order 1" in (
+        other.failures[0]["reason"])
+    assert world.sink.creates == 1
+
+
+def test_a_lost_lease_stops_the_run_before_it_writes_more(tmp_path: Path) -> None:
+    import time
+
+    from shipsync.engine import EngineError
+
+    world = World(tmp_path)
+    for n in range(1, 4):
+        world.source.add(order(str(n)))
+    data = {"fake": {"stores": {"main": {"sink": "fakesink"}}},
+            "run": {"concurrency": 1}, "state": {"lease_seconds": 3}}
+    world.engine = Engine(world.host, Config(data=data, raw=data), world.state)
+    original = world.source.orders_to_import
+    pulled: list[str] = []
+
+    def one_order_a_page(**kwargs: Any) -> Any:
+        for result in next(original(**kwargs)):
+            pulled.append(result.order_id)
+            yield [result]
+            if result.order_id == "1":  # meanwhile another process takes the lease over
+                world.state._db.execute("UPDATE leases SET holder='someone-else'")
+                time.sleep(1.5)  # the heartbeat (every 1 s) notices
+
+    world.source.orders_to_import = one_order_a_page  # type: ignore[method-assign]
+
+    with pytest.raises(EngineError, match="the lease on store 'main' was lost"):
+        world.run("import")
+    assert world.sink.creates == 0  # the first page's order was still in its batch: not sent
+    assert pulled == ["1", "2"]  # and no page was read after the loss was noticed
+
+
 def test_every_hook_spec_is_implemented_here_and_called_by_the_engine(world: World) -> None:
     world.source.add(order("1"))
     world.source.add(order("2"))

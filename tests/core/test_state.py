@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 import subprocess
@@ -425,3 +426,90 @@ def test_recent_events_are_the_newest_of_the_kinds_asked_for(store: SQLiteStateS
         == ["3"]
     assert store.recent_events(("failed",), "2999-01-01") == []
     assert store.recent_events((), "2000-01-01") == []
+
+
+def test_a_lease_held_on_another_host_is_refused_while_renewed_and_free_once_expired(
+        tmp_path: Path, store: SQLiteStateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = SQLiteStateStore(store.path, host="other-host/boot/pid:[1]")
+    try:
+        holder = elsewhere.acquire_lease("bigcommerce:main", ttl=30)
+        assert holder is not None
+        assert store.acquire_lease("bigcommerce:main", ttl=30) is None
+        assert store.lease_holder("bigcommerce:main")["host"] == "other-host"  # type: ignore[index]
+        now = time.time()
+        # Renewed every 10 s (the heartbeat): after 60 s the holder still has it.
+        for step in (10, 20, 30, 40, 50, 60):
+            monkeypatch.setattr(state_module, "time", SimpleNamespace(time=lambda s=step: now + s))
+            assert elsewhere.renew_lease("bigcommerce:main", holder, ttl=30)
+            assert store.acquire_lease("bigcommerce:main", ttl=30) is None
+        # Its heartbeat stopped (the host died): taken over once the lease ran out.
+        monkeypatch.setattr(state_module, "time", SimpleNamespace(time=lambda: now + 91))
+        assert store.acquire_lease("bigcommerce:main", ttl=30) is not None
+        assert elsewhere.renew_lease("bigcommerce:main", holder, ttl=30) is False
+    finally:
+        elsewhere.close()
+
+
+def test_a_live_holder_on_this_host_keeps_its_lease_even_past_its_expiry(
+        store: SQLiteStateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = subprocess.Popen([sys.executable, "-c", HOLD_LEASE.replace("ttl=600", "ttl=5"),
+                              str(store.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert other.stdout.readline().strip().startswith(f"{other.pid}-")  # type: ignore[union-attr]
+        later = time.time() + 3600
+        monkeypatch.setattr(state_module, "time", SimpleNamespace(time=lambda: later))
+        assert store.acquire_lease("bigcommerce:main") is None  # alive: never taken
+    finally:
+        other.stdin.close()  # type: ignore[union-attr]
+        other.wait(timeout=30)
+    assert store.acquire_lease("bigcommerce:main") is not None  # dead: taken at once
+
+
+@pytest.mark.parametrize("pid", [1, "parent"])
+def test_a_recycled_pid_is_not_mistaken_for_the_holder(store: SQLiteStateStore,
+                                                       pid: int | str) -> None:
+    # The holder was PID 1 of a container (or any pid) that died; a new process runs under
+    # that pid now, started at another time: the lease is taken over at once, unexpired.
+    live_pid = os.getppid() if pid == "parent" else int(pid)
+    assert state_module.process_start(live_pid), "needs /proc"
+    with store.transaction():
+        store._db.execute("INSERT INTO leases (name, holder, pid, expires, host, "
+                          "process_started) VALUES (?,?,?,?,?,?)",
+                          ("bigcommerce:main", f"{live_pid}-dead", live_pid,
+                           time.time() + 3600, store.host, "1"))
+    assert store.acquire_lease("bigcommerce:main") is not None
+
+
+def test_folders_made_for_the_state_file_are_private_and_a_loose_file_is_tightened(
+        tmp_path: Path) -> None:
+    path = tmp_path / "new" / "deeper" / "state.db"
+    SQLiteStateStore(path).close()
+    for folder in (tmp_path / "new", tmp_path / "new" / "deeper"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    path.chmod(0o644)
+    reopened = SQLiteStateStore(path)
+    reopened.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert reopened.warnings == [f"the state file {path} could be read by others (mode 0644); "
+                                 "it is now 0600, for its owner only"]
+    assert SQLiteStateStore(path).warnings == []
+
+
+def test_a_state_file_that_cannot_be_created_is_a_state_error(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="cannot create or open the state file /sys/"):
+        SQLiteStateStore("/sys/shipsync-test/state.db")
+
+
+def test_a_full_disk_is_a_state_error_and_the_file_stays_consistent(
+        store: SQLiteStateStore) -> None:
+    store.upsert_link(link("100", "1", "100"))
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # what a full disk makes SQLite say
+    with pytest.raises(StateError, match="cannot be written: database or disk is full"):
+        for _n in range(2000):
+            store.add_event("bigcommerce", "main", "100", "imported", "x" * 500, "run")
+    store._db.execute("PRAGMA max_page_count = 1073741823")
+    assert store.link_by_number("starshipit", "100") is not None
+    store.upsert_link(link("200", "1", "200"))
+    assert store.link_by_number("starshipit", "200") is not None

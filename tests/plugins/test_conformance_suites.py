@@ -15,7 +15,7 @@ PLUGINS = '''
 import copy
 import socket
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from shipsync import MapperSpec, SinkSpec, SourceSpec, hookimpl
@@ -136,6 +136,9 @@ class MemorySource:
 
     def close(self):
         pass
+
+    def now(self):
+        return datetime.now(timezone.utc)
 
     def orders_to_import(self, *, created_since, modified_since):
         yield [OrderResult(o["order_id"], o) for o in self.orders

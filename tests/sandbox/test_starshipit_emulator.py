@@ -257,6 +257,38 @@ def test_duplicate_order_number_is_refused_not_duplicated(
     assert [o["order_id"] for o in emulator.orders(SANDBOX_API_KEY)] == [first["order_id"]]
 
 
+def test_duplicate_numbers_accepted_make_a_second_order_found_after_the_first(
+    clock: Clock,
+) -> None:
+    emulator = create_sandbox(rate_limit=None, duplicate_numbers="accept")
+    emulator.now = clock
+    with serving(emulator) as running:
+        api = Api(running.url)
+        first = create(api, "1001")
+        again = api.post("/api/orders/import", {"orders": [order_body("1001", reference="B")]})
+        assert again.status_code == 200 and again.json()["success"] is True
+        second = again.json()["orders"][0]
+        assert second["order_id"] != first["order_id"]
+        assert [o["order_number"] for o in emulator.orders(SANDBOX_API_KEY)] == ["1001", "1001"]
+        found = api.get("/api/orders", order_number="1001").json()["order"]
+        assert found["order_id"] == first["order_id"]  # a lookup finds the first
+        api.delete("/api/orders/delete", order_id=first["order_id"])
+        found = api.get("/api/orders", order_number="1001").json()["order"]
+        assert found["order_id"] == second["order_id"]  # then the one left
+
+
+def test_duplicate_numbers_can_be_refused_in_other_words(clock: Clock) -> None:
+    emulator = create_sandbox(rate_limit=None, duplicate_refusal="Order number must be unique")
+    with serving(emulator) as running:
+        api = Api(running.url)
+        create(api, "1001")
+        answer = api.post("/api/orders/import", {"orders": [order_body("1001")]})
+        assert answer.json()["errors"][0]["details"] == "Order number must be unique"
+        assert len(emulator.orders(SANDBOX_API_KEY)) == 1
+    with pytest.raises(ValueError, match="'refuse' or 'accept'"):
+        create_sandbox(duplicate_numbers="update")
+
+
 def test_import_creates_fifty_orders_in_one_call(api: Api, emulator: StarshipitEmulator) -> None:
     answer = api.post("/api/orders/import", {"orders": [order_body(f"B{i}") for i in range(50)]})
     assert answer.status_code == 200

@@ -5,9 +5,10 @@ The app is built by ``create_app`` (a factory, never at import time) from a
 ``shipsync_commands`` hook and tests can build an app from their own plugins.
 
 Exit codes: 0 ok; 1 finished with failed records, or stopped by an API that kept
-failing (or ``explain`` of an order shipsync and the source do not know); 2 usage
-or config error; 3 could not reach or authenticate with an API (the run stopped;
-the next one goes on from there).
+failing or a state failure (or ``explain`` of an order shipsync and the source do
+not know); 2 usage or config error; 3 could not reach or authenticate with an API
+(the run stopped; the next one goes on from there); 70 an unexpected error (a bug:
+one line, the trace with --debug); 130 a run cut short by SIGINT, 143 by SIGTERM.
 
 The root options (``--config``, ``--debug``) may come before or after the command:
 ``shipsync run bigcommerce --config my.toml`` is ``shipsync --config my.toml run
@@ -29,7 +30,7 @@ from ..config import find_config_path
 from ..output import err_console
 from ..plugins import DISABLE_ENV, PluginHost, disabled_from_env, installed_plugin_names
 from . import config, dashboard, explain, orders, plugins, sandbox_command, sync
-from .invocation import EXIT_USAGE, Invocation
+from .invocation import EXIT_INTERNAL, EXIT_USAGE, Invocation
 
 __all__ = ["create_app", "main"]
 
@@ -144,7 +145,7 @@ def _disabled_in_config(argv: list[str]) -> list[str]:
     try:
         with Path(path).open("rb") as fh:
             disable = tomllib.load(fh).get("plugins", {}).get("disable", [])
-    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+    except (OSError, tomllib.TOMLDecodeError, AttributeError, RecursionError):
         return []  # reported properly once the config is loaded
     return [d for d in disable if isinstance(d, str)] if isinstance(disable, list) else []
 
@@ -180,4 +181,14 @@ def main(argv: list[str] | None = None) -> Any:
         out.print(str(exc), markup=False)
         sys.exit(EXIT_USAGE)
     _warn_unknown_disabled(host, in_config)
-    return app(args=argv, prog_name="shipsync")
+    try:
+        return app(args=argv, prog_name="shipsync")
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, never a trace without --debug
+        if debug:
+            raise
+        # Only the type: an exception's text may quote what it was given (a header, a token).
+        out = err_console()
+        out.print("Error:", style="bold red", end=" ")
+        out.print(f"unexpected {type(exc).__name__}; run again with --debug for the details, "
+                  "and report it if it persists (what was done is kept)", markup=False)
+        sys.exit(EXIT_INTERNAL)

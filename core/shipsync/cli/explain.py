@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
         """
         invocation: Invocation = ctx.obj
         invocation.as_json = as_json
+        if not order_id.isprintable():
+            invocation.fail(f"the order id {order_id!r} holds control characters; "
+                            "give the id as the shop shows it")
         config = invocation.config()
         store_db = invocation.state(config)
         try:
@@ -47,7 +50,8 @@ def register(app: typer.Typer) -> None:
             print_json(story.to_dict())
             raise typer.Exit(code)
         out = console()
-        out.print(f"{source} order {order_id} (store {story.store!r})", style="bold")
+        out.print(f"{source} order {order_id} (store {story.store!r})", style="bold",
+                  markup=False)
         if story.history:
             out.print("what happened:", style="bold")
             for event in story.history:

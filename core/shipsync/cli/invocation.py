@@ -15,7 +15,8 @@ from ..output import err_console, print_json
 from ..plugins import PluginHost
 from ..state import StateError, StateStore, open_state
 
-__all__ = ["EXIT_API", "EXIT_FAILED_RECORDS", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_USAGE",
+__all__ = ["EXIT_API", "EXIT_FAILED_RECORDS", "EXIT_INTERNAL", "EXIT_NOT_FOUND", "EXIT_OK",
+           "EXIT_SIGNAL_BASE", "EXIT_USAGE",
            "Invocation"]
 
 EXIT_OK = 0
@@ -27,6 +28,10 @@ EXIT_USAGE = 2
 #: An API could not be reached, or refused the credentials: the run stopped. (An API that
 #: answers but keeps failing stops the run with ``EXIT_FAILED_RECORDS``.)
 EXIT_API = 3
+#: A bug in shipsync or a plugin (an exception nothing expected): one line, the trace with --debug.
+EXIT_INTERNAL = 70
+#: A run cut short by a signal exits 128 + its number: 130 for SIGINT, 143 for SIGTERM.
+EXIT_SIGNAL_BASE = 128
 
 
 class Invocation:
@@ -75,9 +80,14 @@ class Invocation:
     def state(self, config: Config) -> StateStore:
         """The state store the config names, or exit 2 saying why it cannot be opened."""
         try:
-            return open_state(config.section("state"))
+            store = open_state(config.section("state"))
         except StateError as exc:
             self.fail(str(exc))
+        for warning in store.warnings:
+            out = err_console()
+            out.print("Warning:", style="bold yellow", end=" ")
+            out.print(warning, markup=False)
+        return store
 
     def fail(self, message: str, code: int = EXIT_USAGE, kind: str = "error") -> NoReturn:
         """Print ``Error: message`` (never read as markup), or JSON with ``--json``; exit."""

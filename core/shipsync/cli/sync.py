@@ -29,12 +29,16 @@ from ..engine import Engine, EngineError, RunOptions, StoreReport
 from ..output import console, err_console, print_json, print_json_line
 from ..report import render_reports, reports_json
 from ..state import StateError
-from .invocation import EXIT_API, EXIT_FAILED_RECORDS, EXIT_OK, Invocation
+from .invocation import EXIT_API, EXIT_FAILED_RECORDS, EXIT_OK, EXIT_SIGNAL_BASE, Invocation
 
 if TYPE_CHECKING:
     from ..sandboxes import SandboxSet
 
-__all__ = ["SyncOptions", "parse_duration", "register"]
+__all__ = ["MAX_DAYS", "StopSignal", "SyncOptions", "parse_duration", "register",
+           "stop_on_signals"]
+
+#: The longest --days window: ten years (a larger one is a typo, not a backfill).
+MAX_DAYS = 3650
 
 
 def parse_duration(text: str) -> float:
@@ -64,17 +68,26 @@ class SyncOptions:
     seed: int = 0
 
 
+class StopSignal(threading.Event):
+    """The run's stop event, remembering which signal set it (for the exit code)."""
+
+    signum: int | None = None
+
+
 @contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """SIGINT/SIGTERM set an event; the engine stops at the next clean boundary."""
-    stop = threading.Event()
+def stop_on_signals() -> Iterator[StopSignal]:
+    """SIGINT/SIGTERM set an event: waits end, calls in flight are abandoned, and the
+    engine stops at its next boundary; a second SIGINT stops at once."""
+    stop = StopSignal()
     previous = {}
 
     def handler(signum: int, _frame: Any) -> None:
         if stop.is_set():  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
+        stop.signum = signum
         stop.set()
-        err_console().print(f"{signal.Signals(signum).name}: finishing the current step…")
+        err_console().print(f"{signal.Signals(signum).name}: stopping (what is in flight is "
+                            "finished or left to be looked up)", markup=False)
 
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -145,14 +158,15 @@ def execute(invocation: Invocation, options: SyncOptions) -> None:
     invocation.as_json = options.as_json
     interval = parse_duration(options.every) if options.every else None
     days = options.days
-    if days is not None and days < 1:
-        invocation.fail("--days must be at least 1")
+    if days is not None and not 1 <= days <= MAX_DAYS:
+        invocation.fail(f"--days must be between 1 and {MAX_DAYS}, not {days}")
     if options.sandbox and days is None:
         days = 30  # the sandbox seeds a month of orders: show them all
     code = EXIT_OK
     with stop_on_signals() as stop, _session(invocation, options) as (config, sandboxes):
         store_db = invocation.state(config)
-        engine = Engine(invocation.host, config, store_db)
+        engine = Engine(invocation.host, config, store_db, stop=stop)
+        stopped: list[StoreReport] = []
         try:
             cycle = 0
             while True:
@@ -181,6 +195,7 @@ def execute(invocation: Invocation, options: SyncOptions) -> None:
                         invocation.fail(f"the run stopped: {exc}; {kept}",
                                         code=EXIT_FAILED_RECORDS)
                 code = _exit_code(reports)
+                stopped = [r for r in reports if r.stopped]
                 _print(invocation, reports, started, cycle, interval is not None,
                        options.as_json)
                 if interval is None or stop.is_set():
@@ -190,9 +205,19 @@ def execute(invocation: Invocation, options: SyncOptions) -> None:
                                         "(Ctrl-C to stop)", markup=False)
                 if stop.wait(interval):
                     break
+        except KeyboardInterrupt:  # a second Ctrl-C: whatever was in flight is looked up later
+            err_console().print("Interrupted: stopped at once; the next run looks up what was "
+                                "in flight and goes on from there", markup=False)
+            raise typer.Exit(EXIT_SIGNAL_BASE + signal.SIGINT) from None
         finally:
             engine.close()
             store_db.close()
+    if stop.signum is not None and stopped:
+        _say_what_was_finished(stop.signum, stopped)
+        # A run cut short exits 128 + the signal; with --every a signal is how the loop is
+        # meant to end (each run picks up where the last left off), so it ends as usual.
+        if interval is None:
+            raise typer.Exit(EXIT_SIGNAL_BASE + stop.signum)
     raise typer.Exit(code)
 
 
@@ -225,6 +250,14 @@ def _print(invocation: Invocation, reports: list[StoreReport], started: datetime
             out.print("Error:", style="bold red", end=" ")
             out.print(f"store {report.store!r}: the run stopped: {report.error}. {kept}.",
                       markup=False)
+
+
+def _say_what_was_finished(signum: int, stopped: list[StoreReport]) -> None:
+    done = "; ".join(f"store {r.store!r}: {r.imported} imported, {r.updated} updated, "
+                     f"{r.written_back} written back" for r in stopped)
+    err_console().print(f"Stopped by {signal.Signals(signum).name}"
+                        + (f" ({done})" if done else "")
+                        + ": the next run goes on from there", markup=False)
 
 
 def _merchant_step(sandboxes: SandboxSet, quiet: bool, display: Display | None,

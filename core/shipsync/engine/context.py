@@ -37,7 +37,7 @@ class EngineError(Exception):
 
 
 class Stopped(Exception):
-    """SIGINT/SIGTERM: the current step finished its current page; stop cleanly."""
+    """SIGINT/SIGTERM (or the lease lost): the current page is finished; stop cleanly."""
 
 
 def now_utc() -> datetime:
@@ -97,10 +97,20 @@ class RunContext:
         self._total: dict[str, int] = {}
         #: Orders ``shipsync forget`` took out of shipsync's hands: never touched.
         self.forgotten = set(state.forgotten(source_name, self.store))
+        self._source_now: datetime | None = None
+        #: Set when the run's lease was lost: the run stops before writing more.
+        self.lease_lost = threading.Event()
 
     def start(self, run_id: str) -> None:
         self.run_id = run_id
         self.journal = Journal(self.state, run_id)
+
+    def source_now(self) -> datetime:
+        """The source's clock, asked once per run: windows are measured by it, never ours."""
+        with self.lock:
+            if self._source_now is None:
+                self._source_now = self.source.now()
+            return self._source_now
 
     def plugin_context(self) -> Context:
         """The ``Context`` mappers get for this store."""
@@ -139,7 +149,7 @@ class RunContext:
                                       self._total[step])
 
     def check_stop(self) -> None:
-        if self.options.stop.is_set():
+        if self.options.stop.is_set() or self.lease_lost.is_set():
             raise Stopped()
 
     def transaction(self) -> contextlib.AbstractContextManager[Any]:

@@ -27,7 +27,7 @@ from .. import records
 from ..contracts import CanonicalOrder, OrderResult, SinkPayload
 from ..state import Link
 from ..streams import prefetch
-from .context import RunContext, now_utc, parse_iso
+from .context import RunContext, parse_iso
 from .creating import Creator, Pending
 from .journal import fingerprint
 from .settling import settle
@@ -62,7 +62,7 @@ class Importer:
         key = f"import:{ctx.source_name}:{ctx.store}"
         bookmark = parse_iso(ctx.state.get_bookmark(key))
         days = ctx.options.days or ctx.settings.days
-        created_since = now_utc() - timedelta(days=days)
+        created_since = ctx.source_now() - timedelta(days=days)
         # An explicit --days is a backfill of the whole window; otherwise only what changed.
         overlap = self._overlap(ctx)
         modified_since = (bookmark - overlap) if bookmark and not ctx.options.days else None
@@ -271,6 +271,16 @@ class Importer:
             fp = fingerprint(payload)
             if link is None or link.state == "deleted":
                 if existing_only or number in self.planned:
+                    continue
+                taken = ctx.state.link_by_number(ctx.sink_name, number)
+                if taken is not None and (taken.source, taken.store, taken.order_id,
+                                          taken.destination_id) != (
+                        ctx.source_name, ctx.store, order_id, destination["destination_id"]):
+                    # Two orders, one number (a numbering plugin, or prefixes that collide).
+                    ctx.fail(order_id, f"{number} is already the {ctx.sink_name} order of "
+                             f"{taken.source} store {taken.store!r} order {taken.order_id}: "
+                             "order numbers collide; give each store an order_prefix that "
+                             "ends with a character that is not a digit", order)
                     continue
                 if number in self.in_doubt:
                     ctx.skip(order_id, "an earlier create of it is still in doubt: looked up "

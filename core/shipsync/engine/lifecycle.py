@@ -3,8 +3,9 @@
 ``Engine`` builds what a run needs from the plugin host and the config: the
 configured stores of a source, each store's source, its sink, the mappers and
 status policies. ``StoreRun`` runs steps for one store: it takes the store's
-lease (never two processes on one store), records the run, calls the run hooks
-and reports, whatever happens in between. A step is the import
+lease (never two processes on one store) and keeps it renewed
+(``leasing.Heartbeat``), records the run, calls the run hooks and reports,
+whatever happens in between. A step is the import
 (``importing.Importer``), the writeback (``writeback.Writeback``) or one of
 them for a single order.
 """
@@ -12,18 +13,20 @@ them for a single order.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 from ..config import Config
 from ..contracts import Context, HttpOptions, RunInfo, ShipmentRecord, Sink, Source
-from ..http import TransportError, Unreachable
+from ..http import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, TransportError, Unreachable
 from ..plugins import PluginHost
 from ..registry import MapperSpec, StatusPolicySpec
 from ..settings import StoreSettings
-from ..state import StateStore
-from .context import STEPS, EngineError, RunContext, RunOptions, Stopped, now_utc
+from ..state import LEASE_SECONDS, StateStore
+from .context import STEPS, EngineError, RunContext, RunOptions, Stopped
 from .importing import Importer
+from .leasing import Heartbeat
 from .report import StoreReport
 from .withdrawing import removed_by_hand
 from .writeback import Writeback
@@ -34,14 +37,22 @@ __all__ = ["Engine", "StoreRun"]
 class Engine:
     """Runs sources into sinks for the configured stores."""
 
-    def __init__(self, host: PluginHost, config: Config, state: StateStore) -> None:
+    def __init__(self, host: PluginHost, config: Config, state: StateStore,
+                 stop: threading.Event | None = None) -> None:
+        """``stop``: the event SIGINT/SIGTERM set; HTTP waits and calls in flight end on it."""
         self.host = host
         self.config = config
         self.state = state
+        self.stop = stop or threading.Event()
         run = config.section("run")
-        self.http_options = HttpOptions(timeout=float(run.get("timeout", 30)),
-                                        max_retries=int(run.get("max_retries", 6)))
+        max_mb = run.get("max_response_mb")
+        self.http_options = HttpOptions(
+            timeout=float(run.get("timeout", 30)), max_retries=int(run.get("max_retries", 6)),
+            deadline=float(run.get("call_deadline", DEFAULT_DEADLINE)),
+            max_body_bytes=int(max_mb) * 1024 * 1024 if max_mb else DEFAULT_MAX_BODY_BYTES,
+            stop=self.stop)
         self.concurrency = int(run.get("concurrency", 4))
+        self.lease_seconds = float(config.section("state").get("lease_seconds", LEASE_SECONDS))
         self._sinks: dict[str, Sink] = {}
 
     def stores(self, source_name: str, only: str | None = None) -> list[StoreSettings]:
@@ -230,6 +241,7 @@ class StoreRun:
                  options: RunOptions) -> None:
         sink_name = engine.sink_name(settings)
         sink = engine.sink(sink_name)
+        self.lease_seconds = engine.lease_seconds
         self.ctx = RunContext(
             hook=engine.host.hook, state=engine.state, config=engine.config,
             concurrency=engine.concurrency, source_name=source_name,
@@ -239,19 +251,29 @@ class StoreRun:
 
     def run(self, steps: Callable[[RunContext], None]) -> StoreReport:
         ctx = self.ctx
-        started = now_utc()
+        started = time.monotonic()
         lease_name = f"{ctx.source_name}:{ctx.store}"
         holder = None
+        heartbeat = None
         if not ctx.dry:
-            holder = ctx.state.acquire_lease(lease_name)
+            holder = ctx.state.acquire_lease(lease_name, self.lease_seconds)
             if holder is None:
                 info = ctx.state.lease_holder(lease_name) or {}
+                where = f" on {info['host']}" if info.get("host") else ""
                 ctx.source.close()
                 raise EngineError(
-                    f"another shipsync process (pid {info.get('pid', '?')}) is already running "
-                    f"store {ctx.store!r} on this state file; try again when it has finished")
-            ctx.start(ctx.state.start_run(ctx.source_name, ctx.store,
-                                          ",".join(ctx.options.steps), False))
+                    f"another shipsync process (pid {info.get('pid', '?')}{where}) is already "
+                    f"running store {ctx.store!r} on this state file; try again when it has "
+                    "finished")
+            try:
+                ctx.start(ctx.state.start_run(ctx.source_name, ctx.store,
+                                              ",".join(ctx.options.steps), False))
+            except BaseException:
+                ctx.state.release_lease(lease_name, holder)
+                ctx.source.close()
+                raise
+            heartbeat = Heartbeat(ctx.state, lease_name, holder, self.lease_seconds,
+                                  lost=ctx.lease_lost).start()
         run = RunInfo(ctx.run_id, ctx.source_name, ctx.store, ctx.options.steps or STEPS,
                       ctx.dry)
         ctx.hook.shipsync_run_started(run=run)
@@ -263,21 +285,27 @@ class StoreRun:
             ctx.report.stopped = True
             status = "stopped"
         except TransportError as exc:
-            # An API could not be reached, refused the credentials or kept failing: this
-            # store's run stops here (what was done is kept), and the other stores go on.
-            refused = exc.status in (401, 403)
-            ctx.report.error = str(exc) + (" (the API refused the credentials: check them in "
-                                           "the config)" if refused else "")
-            ctx.report.error_kind = ("credentials" if refused else
-                                     "unreachable" if isinstance(exc, Unreachable) else "api")
-            status = "api_error"
+            if ctx.options.stop.is_set():
+                ctx.report.stopped = True  # a call abandoned because the run is stopping
+                status = "stopped"
+            else:
+                # An API could not be reached, refused the credentials or kept failing: this
+                # store's run stops here (what was done is kept), and the other stores go on.
+                refused = exc.status in (401, 403)
+                ctx.report.error = str(exc) + (" (the API refused the credentials: check them "
+                                               "in the config)" if refused else "")
+                ctx.report.error_kind = ("credentials" if refused else
+                                         "unreachable" if isinstance(exc, Unreachable) else "api")
+                status = "api_error"
         except BaseException:
             status = "crashed"
             raise
         finally:
+            if heartbeat is not None:
+                heartbeat.stop()
             ctx.report.requests = {ctx.source_name: ctx.source.requests_made,
                                    ctx.sink_name: ctx.sink.requests_made - sink_before}
-            ctx.report.seconds = (now_utc() - started).total_seconds()
+            ctx.report.seconds = time.monotonic() - started
             if status != "crashed":
                 if ctx.report.failed and status == "ok":
                     status = "failed_records"
@@ -287,4 +315,7 @@ class StoreRun:
                 if holder:
                     ctx.state.release_lease(lease_name, holder)
             ctx.source.close()
+        if heartbeat is not None and heartbeat.lost.is_set():
+            raise EngineError(f"the lease on store {ctx.store!r} was lost ({heartbeat.reason}): "
+                              "the run stopped before writing more; what was done is kept")
         return ctx.report

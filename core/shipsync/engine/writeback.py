@@ -22,7 +22,7 @@ from .. import records
 from ..contracts import Destination, OrderResult, ShipmentRecord
 from ..registry import WritebackContext, WritebackDecision
 from ..state import Link
-from .context import RunContext, Stopped, now_utc, parse_iso
+from .context import RunContext, Stopped, parse_iso
 from .settling import settle
 
 __all__ = ["WRITEBACK_CHUNK", "Writeback"]
@@ -50,7 +50,7 @@ class Writeback:
         bookmark = parse_iso(ctx.state.get_bookmark(key))
         days = ctx.options.days or ctx.settings.days
         since = ((bookmark - ctx.sink.capabilities.writeback_overlap) if bookmark
-                 else now_utc() - timedelta(days=days))
+                 else ctx.source_now() - timedelta(days=days))
         # Shipments seen before but not yet written back (an earlier failure) go first.
         pending = [(json.loads(link.detail), link)
                    for link in ctx.state.open_links(ctx.source_name, ctx.store, ("printed",))
@@ -246,6 +246,7 @@ class Writeback:
                    "destination_id": link.destination_id, "order_number": link.order_number,
                    "tracking_number": tracking}
         key = f"{order_id}:{link.destination_id}:{tracking}"
+        last = None
         for _attempt in range(SHIPMENT_ATTEMPTS):
             outcome = ctx.journal.journaled(
                 ctx.source_name, "create_shipment", key, journal,
@@ -269,8 +270,9 @@ class Writeback:
                                                  "shipment_id": found.shipment_id})
                 return True
             ctx.journal.failed(outcome.entry, {"settled": "not applied"})
+            last = outcome.in_doubt
         ctx.fail(order_id, f"{link.order_number}: the source did not answer after "
-                 f"{SHIPMENT_ATTEMPTS} attempts", quarantine=False)
+                 f"{SHIPMENT_ATTEMPTS} attempts (the last: {last})", quarantine=False)
         return False
 
     def put_status(self, order_id: str, status_id: int, numbers: str) -> bool:

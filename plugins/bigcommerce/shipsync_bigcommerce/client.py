@@ -3,16 +3,32 @@
 What it knows of the API's quirks: 204 (not ``[]``) for an empty list or past
 the last page; at most 250 per page; one ``status_id`` per request; RFC-2822
 dates; the ``X-Rate-Limit-*`` headers, whose quota is shared with every other
-app on the store.
+app on the store. Every answer is checked against the shape it must have (a
+list of objects, an object with its keys): anything else is an error naming
+the endpoint, never "no orders", and a write answered so is in doubt.
 """
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import requests
 from shipsync.config import Secret
-from shipsync.http import ApiError, HttpClient, RateBudget, RateLimitPolicy
+from shipsync.http import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_BODY_BYTES,
+    ApiError,
+    HttpClient,
+    InDoubtError,
+    RateBudget,
+    RateLimitPolicy,
+    ShapeError,
+    expect_list,
+    expect_object,
+    json_of,
+)
 from shipsync.pagination import Keyset, Page, PageNumbers, paginate
 
 __all__ = ["BigCommerceClient", "BigCommerceRateLimits", "PAGE_LIMIT", "api_bases"]
@@ -22,7 +38,10 @@ ORDER_INCLUDE = {"include": "consignments.line_items", "consignment_structure": 
 
 
 def _order_id(row: dict[str, Any]) -> int:
-    return int(row.get("id", 0))
+    try:
+        return int(row.get("id", 0))
+    except (TypeError, ValueError):
+        return 0  # a malformed row: converting it says how
 
 
 def api_bases(api_path: str) -> tuple[str, str]:
@@ -71,16 +90,20 @@ class BigCommerceClient:
     """One store's API. ``requests_made`` counts every HTTP call to it."""
 
     def __init__(self, api_path: str, access_token: Secret | str, *, timeout: float = 30.0,
-                 max_retries: int = 6, budget: RateBudget | None = None) -> None:
+                 max_retries: int = 6, budget: RateBudget | None = None,
+                 deadline: float = DEFAULT_DEADLINE,
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 stop: threading.Event | None = None) -> None:
         token = access_token.reveal() if isinstance(access_token, Secret) else access_token
         v2, v3 = api_bases(api_path)
         budget = budget or RateBudget(rate=150 / 30.0, burst=10)
         headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
         policy = BigCommerceRateLimits()
-        self.v2 = HttpClient(v2, headers, timeout=timeout, rate_policy=policy, budget=budget,
-                             name="bigcommerce")
-        self.v3 = HttpClient(v3, headers, timeout=timeout, rate_policy=policy, budget=budget,
-                             name="bigcommerce")
+        options: dict[str, Any] = {"timeout": timeout, "rate_policy": policy, "budget": budget,
+                                   "name": "bigcommerce", "deadline": deadline,
+                                   "max_body_bytes": max_body_bytes, "stop": stop}
+        self.v2 = HttpClient(v2, headers, **options)
+        self.v3 = HttpClient(v3, headers, **options)
         self.v2.retry.max_retries = self.v3.retry.max_retries = max_retries
 
     @property
@@ -94,10 +117,19 @@ class BigCommerceClient:
     # -- reads ----------------------------------------------------------------
     def _list(self, client: HttpClient, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         response = client.request("GET", path, params=params)
-        if response.status_code == 204 or not response.content:
+        if response.status_code == 204:  # BigCommerce's empty list (or past the last page)
             return []
-        body = response.json()
-        return body if isinstance(body, list) else []
+        endpoint = _endpoint(client, "GET", path)
+        return expect_list(json_of(response, endpoint), endpoint)
+
+    def now(self) -> datetime:
+        """The store's clock: ``GET /v2/time`` (never the local clock)."""
+        endpoint = "bigcommerce GET /v2/time"
+        body = expect_object(json_of(self.v2.request("GET", "time"), endpoint), endpoint, "time")
+        stamp = body["time"]
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+            raise ShapeError(f"{endpoint}: time is not a number of seconds")
+        return datetime.fromtimestamp(stamp, timezone.utc)
 
     def orders(self, params: dict[str, Any], *, include_lines: bool = True,
                page_size: int = PAGE_LIMIT) -> Iterator[list[dict[str, Any]]]:
@@ -139,7 +171,8 @@ class BigCommerceClient:
             if exc.status == 404:
                 return None
             raise
-        return response.json() if response.content else None
+        endpoint = "bigcommerce GET /v2/orders/{id}"
+        return expect_object(json_of(response, endpoint), endpoint, "id", what="an order")
 
     def order_products(self, order_id: str | int) -> list[dict[str, Any]]:
         return self._pages(f"orders/{order_id}/products")
@@ -148,11 +181,15 @@ class BigCommerceClient:
         return self._pages(f"orders/{order_id}/shipments")
 
     def store(self) -> dict[str, Any]:
-        return self.v2.request("GET", "store").json()
+        endpoint = "bigcommerce GET /v2/store"
+        return expect_object(json_of(self.v2.request("GET", "store"), endpoint), endpoint)
 
     def weight_units(self) -> str:
-        body = self.v3.request("GET", "settings/store/units-of-measurement").json()
-        return str((body.get("data") or {}).get("weight_measurement") or "KGS")
+        endpoint = "bigcommerce GET /v3/settings/store/units-of-measurement"
+        response = self.v3.request("GET", "settings/store/units-of-measurement")
+        body = expect_object(json_of(response, endpoint), endpoint, "data")
+        data = expect_object(body["data"], endpoint + " (data)")
+        return str(data.get("weight_measurement") or "KGS")
 
     def customs_information(self, product_ids: list[int],
                             chunk: int = 50) -> dict[int, dict[str, Any]]:
@@ -166,12 +203,15 @@ class BigCommerceClient:
                 response = self.v3.request(
                     "GET", "shipping/products/customs-information",
                     params={"product_id:in": part, "page": page, "limit": PAGE_LIMIT})
-                if response.status_code == 204 or not response.content:
+                if response.status_code == 204:
                     return Page([])
-                body = response.json()
-                pagination = (body.get("meta") or {}).get("pagination") or {}
-                return Page(list(body.get("data") or []),
-                            int(pagination.get("total_pages") or 1))
+                endpoint = "bigcommerce GET /v3/shipping/products/customs-information"
+                body = expect_object(json_of(response, endpoint), endpoint, "data")
+                rows = expect_list(body["data"], endpoint + " (data)", "customs records")
+                meta = body.get("meta")
+                pagination = meta.get("pagination") if isinstance(meta, dict) else None
+                total = pagination.get("total_pages") if isinstance(pagination, dict) else None
+                return Page(rows, int(total) if isinstance(total, int) else 1)
 
             for rows in paginate(fetch, PageNumbers(PAGE_LIMIT, key=lambda r: r.get("product_id")),
                                  name="bigcommerce GET /v3/shipping/products/customs-information"):
@@ -181,9 +221,25 @@ class BigCommerceClient:
 
     # -- writes ---------------------------------------------------------------
     def create_shipment(self, order_id: str | int, body: dict[str, Any]) -> dict[str, Any]:
-        return self.v2.request("POST", f"orders/{order_id}/shipments", json=body).json()
+        response = self.v2.request("POST", f"orders/{order_id}/shipments", json=body)
+        endpoint = "bigcommerce POST /v2/orders/{id}/shipments"
+        try:
+            return expect_object(json_of(response, endpoint), endpoint, "id", what="a shipment")
+        except ShapeError as exc:
+            # Accepted, but the answer does not say what was created: look it up.
+            raise InDoubtError(f"{exc}; the shipment may have been created",
+                               status=response.status_code) from None
 
     def set_status(self, order_id: str | int, status_id: int) -> dict[str, Any]:
         # PUT is idempotent here: setting the same status twice changes nothing.
-        return self.v2.request("PUT", f"orders/{order_id}", json={"status_id": status_id},
-                               idempotent=True).json()
+        response = self.v2.request("PUT", f"orders/{order_id}", json={"status_id": status_id},
+                                   idempotent=True)
+        endpoint = "bigcommerce PUT /v2/orders/{id}"
+        return expect_object(json_of(response, endpoint), endpoint, what="an order")
+
+
+def _endpoint(client: HttpClient, method: str, path: str) -> str:
+    """``bigcommerce GET /v2/orders`` (ids in a path as ``{id}``: messages stay readable)."""
+    version = client.base_url.rstrip("/").rsplit("/", 1)[-1]
+    parts = ["{id}" if part.isdigit() else part for part in path.split("/")]
+    return f"{client.name} {method} /{version}/{'/'.join(parts)}"

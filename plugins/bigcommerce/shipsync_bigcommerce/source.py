@@ -69,6 +69,10 @@ class BigCommerceSource:
     def close(self) -> None:
         self.client.close()
 
+    def now(self) -> datetime:
+        """The store's own clock (``GET /v2/time``): windows are measured by it, not ours."""
+        return self.client.now()
+
     # -- import ---------------------------------------------------------------
     @property
     def weight_units(self) -> str:

@@ -1,7 +1,16 @@
-"""The Starshipit sink: creates, updates and deletes orders; reads shipped ones."""
+"""The Starshipit sink: creates, updates and deletes orders; reads shipped ones.
+
+Starshipit does not document what it does with an order number it already has
+(it may refuse it, or create a second order). A refused number is looked up and
+adopted only when the order found is provably the one shipsync sent (the same
+``reference`` and destination post code); an import answer that says nothing of
+an order is in doubt (``InDoubtError``), so the engine looks each order up
+before anything is sent again.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
@@ -18,7 +27,7 @@ from shipsync.contracts import (
     SinkPayload,
     UpdateOutcome,
 )
-from shipsync.http import ApiError
+from shipsync.http import ApiError, InDoubtError, TransportError
 
 from . import mapping
 from .client import IMPORT_LIMIT, StarshipitClient, envelope_errors
@@ -64,26 +73,46 @@ class StarshipitSink:
 
     def create_orders(self, payloads: list[SinkPayload]) -> list[CreateResult]:
         """Create up to ``batch_size`` orders in one call; one result per order."""
-        body = self.client.import_orders(payloads)
+        body, refused = self.client.import_orders(payloads)
         created = {str(o.get("order_number")): o for o in body.get("orders") or []
-                   if isinstance(o, dict)}
+                   if o.get("order_id") is not None}
         errors = body.get("errors") or []
         results = []
+        unaccounted = []
         for payload in payloads:
             number = payload["order_number"]
-            if number in created and created[number].get("order_id") is not None:
+            if number in created:
                 results.append(CreateResult(number, str(created[number]["order_id"])))
                 continue
-            reason = _error_for(number, errors) or envelope_errors(body)
-            if ("exist" in reason.lower() or "duplicate" in reason.lower()
-                    or "unique" in reason.lower()):
-                # Already there (an earlier run's lost answer): adopt it, never duplicate it.
-                found = self.client.find_order(number)
-                if found:
-                    results.append(CreateResult(number, str(found.get("order_id")), existed=True))
-                    continue
-            results.append(CreateResult(number, error=reason))
+            reason = _error_for(number, errors)
+            if not reason and not refused:
+                unaccounted.append(number)  # accepted, yet the answer does not say how
+                continue
+            results.append(self._refused(payload, reason or envelope_errors(body)))
+        if unaccounted:
+            raise InDoubtError(f"starshipit: POST /api/orders/import answered without a word of "
+                               f"{', '.join(unaccounted[:5])}"
+                               f"{' and others' if len(unaccounted) > 5 else ''}: they may "
+                               "have been created")
         return results
+
+    def _refused(self, payload: SinkPayload, reason: str) -> CreateResult:
+        """A refused order: adopt the order already under its number only if it is ours."""
+        number = payload["order_number"]
+        try:
+            found = self.client.find_order(number)
+        except TransportError as exc:
+            return CreateResult(number, error=f"{reason} (looking {number} up failed: {exc})")
+        if found is None:
+            return CreateResult(number, error=reason)
+        if _provably_ours(found, payload):
+            # Already there (an earlier run's lost answer): adopt it, never duplicate it.
+            return CreateResult(number, str(found["order_id"]), existed=True)
+        return CreateResult(number, error=(
+            f"{reason}: Starshipit order {found.get('order_id')} already has the number "
+            f"{number}, and it is not the order shipsync sends (its reference or destination "
+            "differ), so it is left alone; give this store an order_prefix, or renumber or "
+            "delete that order in Starshipit"))
 
     def find_order(self, order_number: str) -> SinkOrder | None:
         """The order with this number, or None; used to settle a write in doubt."""
@@ -143,10 +172,29 @@ class StarshipitSink:
 
 
 def _error_for(order_number: str, errors: list[Any]) -> str:
+    """The error naming this order number (as a whole word: "1" is not in "'10'")."""
+    pattern = re.compile(rf"(?<![\w-]){re.escape(order_number)}(?![\w-])")
     for error in errors:
         if not isinstance(error, dict):
             continue
-        text = " ".join(str(error.get(k) or "") for k in ("message", "details", "order_number"))
-        if order_number in text:
+        if str(error.get("order_number") or "") == order_number or any(
+                pattern.search(str(error.get(k) or "")) for k in ("message", "details")):
             return " ".join(str(x) for x in (error.get("message"), error.get("details")) if x)
     return ""
+
+
+def _provably_ours(found: dict[str, Any], payload: SinkPayload) -> bool:
+    """The order Starshipit has is the one this payload describes, not another system's.
+
+    The number alone proves nothing (that is what collided); the reference (the
+    source order's) and the destination's post code are what shipsync sent, and
+    what a merchant seldom changes.
+    """
+    def post_code(order: dict[str, Any]) -> str:
+        destination = order.get("destination")
+        value = destination.get("post_code") if isinstance(destination, dict) else None
+        return re.sub(r"\s+", "", str(value or "")).casefold()
+
+    reference = str(payload.get("reference") or "")
+    return (bool(reference) and str(found.get("reference") or "") == reference
+            and post_code(found) == post_code(payload))

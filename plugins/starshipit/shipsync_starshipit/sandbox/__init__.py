@@ -21,7 +21,11 @@ Choices where the fact sheet is silent (⚠ in the sheet):
   matches the operation first. The rate limit is counted per subscription key,
   and several API keys may share one; an API key only works with the
   subscription key it was added with.
-- **Duplicate order numbers** are refused (never duplicated, never updated).
+- **Duplicate order numbers** are refused (never duplicated, never updated) by
+  default. The real API's behaviour is undocumented, so ``duplicate_numbers=
+  "accept"`` creates a second order under the number instead (a lookup by
+  number still finds the first), and ``duplicate_refusal`` words the refusal
+  otherwise: shipsync must never rely on either.
 - **Import partial semantics.** A malformed batch (not ``{"orders": [...]}``,
   empty, more than 50) is refused whole with 400. Otherwise each order stands
   alone: valid ones are created, each refused one gets an entry in ``errors``

@@ -34,6 +34,8 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
     ``rate_limit`` is (requests, seconds) per subscription key, None for no limit.
     Set ``emulator.now`` to a function returning a datetime to control the clock
     that stamps ``last_updated`` and the default 24-hour listing window.
+    ``duplicate_numbers`` is "refuse" (a repeated order number is refused, in the
+    words of ``duplicate_refusal`` if given) or "accept" (a second order is created).
     """
 
     name = "starshipit"
@@ -44,8 +46,16 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
         rate_limit: tuple[int, float] | None = (2, 1.0),
         fault_seed: int = 0,
         now: Callable[[], datetime] | None = None,
+        duplicate_numbers: str = "refuse",
+        duplicate_refusal: str | None = None,
     ) -> None:
         super().__init__(fault_seed=fault_seed)
+        if duplicate_numbers not in ("refuse", "accept"):
+            raise ValueError(
+                f"duplicate_numbers is 'refuse' or 'accept', not {duplicate_numbers!r}"
+            )
+        self.duplicate_numbers = duplicate_numbers
+        self.duplicate_refusal = duplicate_refusal
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.rate_limit = rate_limit
         self._limiter = FixedWindowLimiter(*rate_limit) if rate_limit else None

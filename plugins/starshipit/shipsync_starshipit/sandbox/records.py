@@ -33,10 +33,21 @@ SANDBOX_SENDER = {
 }
 
 
+#: How a repeated order number is refused unless the emulator is told otherwise.
+DUPLICATE_REFUSAL = (
+    "order_number {number!r} already exists as order_id {order_id}; each order number must "
+    "be unique. Change that order with PUT /api/orders instead."
+)
+
+
 class OrderRecords:
     """The accounts' orders and the operations on them; ``StarshipitEmulator`` holds the state."""
 
     now: Callable[[], datetime]
+    #: "refuse" (the default) or "accept": create a second order under a repeated number.
+    duplicate_numbers: str
+    #: The refusal's words ({number}, {order_id}), when refused; None for the default.
+    duplicate_refusal: str | None
     _accounts: dict[str, _Account]
     _order_ids: itertools.count[int]
     _item_ids: itertools.count[int]
@@ -89,19 +100,34 @@ class OrderRecords:
     def _insert(self, account: _Account, body: dict[str, Any]) -> _Record:
         number = body["order_number"]
         existing = account.order_ids.get(number)
-        if existing is not None:
+        if existing is not None and self.duplicate_numbers != "accept":
             raise _refusal(
                 400,
                 "Duplicate order number",
-                f"order_number {number!r} already exists as order_id {existing}; each order "
-                "number must be unique. Change that order with PUT /api/orders instead.",
+                (self.duplicate_refusal or DUPLICATE_REFUSAL).format(
+                    number=number, order_id=existing
+                ),
             )
         now = self._now()
         order = self._build_order(next(self._order_ids), body, now)
         record = _Record(order, now)
         account.orders[order["order_id"]] = record
-        account.order_ids[number] = order["order_id"]
+        # With duplicates accepted, a lookup by number still finds the first order.
+        account.order_ids.setdefault(number, order["order_id"])
         return record
+
+    def _unindex(self, account: _Account, record: _Record) -> None:
+        """Forget a removed order's number (or point it at another order of that number)."""
+        number = record.order["order_number"]
+        if account.order_ids.get(number) != record.order["order_id"]:
+            return
+        del account.order_ids[number]
+        others = sorted(
+            i for i, r in account.orders.items()
+            if r.order["order_number"] == number and r is not record
+        )
+        if others:
+            account.order_ids[number] = others[0]
 
     def _build_order(self, order_id: int, body: dict[str, Any], now: datetime) -> dict[str, Any]:
         items = [self._new_item(item) for item in body.get("items", [])]

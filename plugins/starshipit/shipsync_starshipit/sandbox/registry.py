@@ -17,10 +17,24 @@ SANDBOX_SUBSCRIPTION_KEY = "sandbox-subscription-key"
 
 
 def create_sandbox(
-    seed: int = 0, rate_limit: tuple[int, float] | None = (2, 1.0), **_: Any
+    seed: int = 0,
+    rate_limit: tuple[int, float] | None = (2, 1.0),
+    duplicate_numbers: str = "refuse",
+    duplicate_refusal: str | None = None,
+    **_: Any,
 ) -> StarshipitEmulator:
-    """An emulator with one empty account: orders arrive from shipsync's own sync."""
-    emulator = StarshipitEmulator(rate_limit=rate_limit, fault_seed=seed)
+    """An emulator with one empty account: orders arrive from shipsync's own sync.
+
+    ``duplicate_numbers="accept"``: a repeated order number creates a second order
+    (Starshipit does not document what it does); ``duplicate_refusal``: other words
+    for the refusal (``{number}``, ``{order_id}``).
+    """
+    emulator = StarshipitEmulator(
+        rate_limit=rate_limit,
+        fault_seed=seed,
+        duplicate_numbers=duplicate_numbers,
+        duplicate_refusal=duplicate_refusal,
+    )
     emulator.add_account(SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY)
     return emulator
 

@@ -58,6 +58,6 @@ class OrderRoutes(OrderRecords):
                 f"Order {order['order_number']} (order_id {order['order_id']}) is "
                 f"{order['status']}; only unshipped orders can be deleted.",
             )
+        self._unindex(account, record)
         del account.orders[order["order_id"]]
-        del account.order_ids[order["order_number"]]
         return _ok()
