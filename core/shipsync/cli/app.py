@@ -21,7 +21,7 @@ import typer
 from ..config import find_config_path
 from ..output import err_console
 from ..plugins import PluginHost
-from . import config, explain, plugins, sandbox_command, sync
+from . import config, explain, plugins, sandbox_command, serve, sync
 from .invocation import EXIT_USAGE, Invocation
 
 __all__ = ["create_app", "main"]
@@ -67,6 +67,7 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
     sync.register(app)
     explain.register(app)
     sandbox_command.register(app)
+    serve.register(app)
 
     reserved = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     reserved |= {"plugins", "config"}

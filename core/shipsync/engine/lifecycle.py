@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ..config import Config
 from ..contracts import Context, HttpOptions, RunInfo, ShipmentRecord, Sink, Source
@@ -126,19 +126,46 @@ class Engine:
     def import_order(self, source_name: str, store: str, order_id: str,
                      options: RunOptions | None = None) -> StoreReport:
         """Import, update or withdraw one order of one store (e.g. after a webhook)."""
+        return self.import_orders(source_name, store, [order_id], options)
+
+    def import_orders(self, source_name: str, store: str, order_ids: Iterable[str],
+                      options: RunOptions | None = None) -> StoreReport:
+        """Import, update or withdraw these orders of one store, read by id (webhooks')."""
         options = options or RunOptions(steps=("import",))
+        ids = list(order_ids)
         return StoreRun(self, source_name, self.store(source_name, store), options).run(
-            lambda ctx: Importer(ctx).import_order(order_id))
+            lambda ctx: Importer(ctx).import_by_id(ids))
 
     def write_back_order(self, source_name: str, store: str, order_number: str,
                          options: RunOptions | None = None) -> StoreReport:
         """Write back one sink order, if its label is printed (e.g. after a webhook)."""
+        return self.write_back_orders(source_name, store, [order_number], options)
+
+    def write_back_orders(self, source_name: str, store: str, order_numbers: Iterable[str],
+                          options: RunOptions | None = None) -> StoreReport:
+        """Write back these sink orders whose labels are printed, each read from the sink."""
+        options = options or RunOptions(steps=("writeback",))
+        numbers = sorted(set(order_numbers))
+
+        def step(ctx: RunContext) -> None:
+            shipments: list[ShipmentRecord] = []
+            for number in numbers:
+                ctx.check_stop()
+                shipment = ctx.sink.shipment(number)
+                if shipment is not None:
+                    shipments.append(shipment)
+            Writeback(ctx).write_back_shipments(shipments)
+
+        return StoreRun(self, source_name, self.store(source_name, store), options).run(step)
+
+    def write_back_shipments(self, source_name: str, store: str,
+                             shipments: list[ShipmentRecord],
+                             options: RunOptions | None = None) -> StoreReport:
+        """Write back shipment records just read from the sink (e.g. its printed list)."""
         options = options or RunOptions(steps=("writeback",))
 
         def step(ctx: RunContext) -> None:
-            shipment: ShipmentRecord | None = ctx.sink.shipment(order_number)
-            if shipment is not None:
-                Writeback(ctx).write_back_shipment(shipment)
+            Writeback(ctx).write_back_shipments(shipments)
 
         return StoreRun(self, source_name, self.store(source_name, store), options).run(step)
 
