@@ -40,6 +40,7 @@ __all__ = [
     "Source",
     "SourceCapabilities",
     "SourceShipment",
+    "TriggerStep",
     "UpdateOutcome",
     "WebhookChange",
     "WebhookHook",

@@ -187,3 +187,30 @@ class BigCommerceClient:
         # PUT is idempotent here: setting the same status twice changes nothing.
         return self.v2.request("PUT", f"orders/{order_id}", json={"status_id": status_id},
                                idempotent=True).json()
+
+    # -- webhooks (v3 /hooks) -------------------------------------------------
+    def hooks(self) -> list[dict[str, Any]]:
+        """Every webhook of this API account on the store (active or not)."""
+
+        def fetch(page: int) -> Page[dict[str, Any]]:
+            response = self.v3.request("GET", "hooks", params={"page": page, "limit": PAGE_LIMIT})
+            if response.status_code == 204 or not response.content:
+                return Page([])
+            body = response.json()
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            return Page(list(body.get("data") or []), int(pagination.get("total_pages") or 1))
+
+        return [row for rows in paginate(fetch, PageNumbers(PAGE_LIMIT, key=lambda r: r.get("id")),
+                                         name="bigcommerce GET /v3/hooks")
+                for row in rows]
+
+    def create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.v3.request("POST", "hooks", json=body).json().get("data") or {})
+
+    def update_hook(self, hook_id: int | str, body: dict[str, Any]) -> dict[str, Any]:
+        # The same PUT twice leaves the same hook: safe to retry.
+        return dict(self.v3.request("PUT", f"hooks/{hook_id}", json=body,
+                                    idempotent=True).json().get("data") or {})
+
+    def delete_hook(self, hook_id: int | str) -> None:
+        self.v3.request("DELETE", f"hooks/{hook_id}", idempotent=True)
