@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from serve_world import Served, eventually
-from sync_world import API_KEY, World
+from sync_world import World
 
 PRODUCTS = [{"name": "Mug", "sku": "MUG-1", "quantity": 1}]
 SECRET_HEADER = "X-Shipsync-Webhook-Secret"
