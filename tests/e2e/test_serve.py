@@ -11,15 +11,20 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 from serve_world import Served, eventually
+from shipsync.testing import record_output
 from sync_world import World
 
 PRODUCTS = [{"name": "Mug", "sku": "MUG-1", "quantity": 1}]
@@ -334,3 +339,31 @@ def test_metrics_want_the_token_when_one_is_set(world: World) -> None:
         assert service.get("/healthz").status_code == 200
     finally:
         service.stop()
+
+
+def test_sandbox_serve_shows_the_whole_loop(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shipsync", "sandbox", "--serve", "--orders", "10",
+         "--demo-every", "0.5", "--serve-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("SHIPSYNC_")},
+             "NO_COLOR": "1"})
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "shipped in bigcommerce" in line or not line:
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(lines) + rest
+    record_output(output)
+    assert "paid -> in starshipit after" in output
+    assert "printed -> shipped in bigcommerce after" in output
+    assert process.returncode == 0 and "Traceback" not in output

@@ -26,7 +26,15 @@ def register(app: typer.Typer) -> None:
                 write_config: Path = typer.Option(Path("shipsync.sandbox.toml"), "--write-config",
                                                   help="Where to write the config pointing at "
                                                   "the sandboxes."),
-                force: bool = typer.Option(False, "--force", help="Overwrite the config file.")
+                force: bool = typer.Option(False, "--force", help="Overwrite the config file."),
+                serve: bool = typer.Option(False, "--serve", help="Also run `shipsync serve` "
+                                           "with the webhooks installed, and a merchant paying "
+                                           "an order and printing its label every "
+                                           "--demo-every: the whole loop, live."),
+                demo_every: float = typer.Option(5.0, "--demo-every", help="Seconds between "
+                                                 "the demo merchant's orders (0: none)."),
+                serve_port: int = typer.Option(8080, "--serve-port",
+                                               help="Port of serve with --serve (0: any).")
                 ) -> None:
         """Serve the API emulators on loopback and write a config pointing at them."""
         invocation: Invocation = ctx.obj
@@ -39,6 +47,16 @@ def register(app: typer.Typer) -> None:
         out = console()
         from ..sandboxes import SandboxSet
 
+        if serve:
+            from .sandbox_serve import serve_sandbox
+            from .serve import missing_libraries
+
+            if missing_libraries():
+                invocation.fail("--serve needs pip install 'shipsync[serve]'")
+            with SandboxSet(invocation.host, port=port, orders=orders, seed=seed) as sandboxes:
+                serve_sandbox(invocation, sandboxes, write_config, SANDBOX_HEADER, serve_port,
+                              demo_every)
+            return
         with stop_on_signals() as stop:
             sandboxes = SandboxSet(invocation.host, port=port, orders=orders, seed=seed).start()
             try:
