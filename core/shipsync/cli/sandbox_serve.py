@@ -83,7 +83,6 @@ def serve_sandbox(invocation: Invocation, sandboxes: SandboxSet, write_config: P
 
 def _merchant(sandboxes: SandboxSet, stop: threading.Event, every: float) -> None:
     """A customer pays an order in each source sandbox; the merchant prints its label."""
-    out = console()
     sources: list[tuple[str, SourceEmulator]] = []
     sinks: list[tuple[str, SinkEmulator]] = []
     for name in sandboxes.servers:
@@ -98,21 +97,26 @@ def _merchant(sandboxes: SandboxSet, stop: threading.Event, every: float) -> Non
     account = sink.accounts()[0][0]
     while not stop.wait(every):
         for source_name, source in sources:
-            store = next(iter(source.stores))
-            started = time.monotonic()
-            order: dict[str, Any] = source.add_order(store, products=DEMO_PRODUCTS)
-            number = str(order["id"])
-            if not _until(lambda: sink.get_order(account, number) is not None, stop):
-                continue
-            out.print(f"{source_name} order {number} paid -> in {sink_name} after "
-                      f"{time.monotonic() - started:.2f} s", markup=False)
-            printed = time.monotonic()
-            sink.print_label(account, number)
-            before = order.get("status_id")
-            if _until(lambda: source.get_order(store, int(number)).get("status_id") != before,
-                      stop):
-                out.print(f"{sink_name} label {number} printed -> shipped in {source_name} "
-                          f"after {time.monotonic() - printed:.2f} s", markup=False)
+            _one_order(source_name, source, sink_name, sink, account, stop)
+
+
+def _one_order(source_name: str, source: SourceEmulator, sink_name: str, sink: SinkEmulator,
+               account: str, stop: threading.Event) -> None:
+    out = console()
+    store = next(iter(source.stores))
+    started = time.monotonic()
+    order: dict[str, Any] = source.add_order(store, products=DEMO_PRODUCTS)
+    number = str(order["id"])
+    if not _until(lambda: sink.get_order(account, number) is not None, stop):
+        return
+    out.print(f"{source_name} order {number} paid -> in {sink_name} after "
+              f"{time.monotonic() - started:.2f} s", markup=False)
+    printed = time.monotonic()
+    sink.print_label(account, number)
+    before = order.get("status_id")
+    if _until(lambda: source.get_order(store, int(number)).get("status_id") != before, stop):
+        out.print(f"{sink_name} label {number} printed -> shipped in {source_name} "
+                  f"after {time.monotonic() - printed:.2f} s", markup=False)
 
 
 def _until(check: Any, stop: threading.Event, timeout: float = 90.0) -> bool:
