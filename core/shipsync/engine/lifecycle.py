@@ -32,10 +32,15 @@ __all__ = ["Engine", "StoreRun"]
 class Engine:
     """Runs sources into sinks for the configured stores."""
 
-    def __init__(self, host: PluginHost, config: Config, state: StateStore) -> None:
+    def __init__(self, host: PluginHost, config: Config, state: StateStore, *,
+                 reuse_sources: bool = False) -> None:
         self.host = host
         self.config = config
         self.state = state
+        #: Keep each store's source between runs (``shipsync serve``: its caches, such as
+        #: the store's units, and its rate budget outlive one order's run).
+        self.reuse_sources = reuse_sources
+        self._sources: dict[tuple[str, str], Source] = {}
         run = config.section("run")
         self.http_options = HttpOptions(timeout=float(run.get("timeout", 30)),
                                         max_retries=int(run.get("max_retries", 6)))
@@ -82,9 +87,21 @@ class Engine:
         return self._sinks[name]
 
     def source(self, source_name: str, settings: StoreSettings) -> Source:
+        key = (source_name, settings.name)
+        if self.reuse_sources and key in self._sources:
+            return self._sources[key]
         context = Context(self.config.data, settings.name, settings.section, self.http_options,
                           self.concurrency, self.config.path)
-        return self.host.sources[source_name].factory(settings.name, settings.section, context)
+        source = self.host.sources[source_name].factory(settings.name, settings.section, context)
+        if self.reuse_sources:
+            self._sources[key] = source
+        return source
+
+    def forget_source(self, source_name: str, store: str) -> None:
+        """Close a kept source: the next run builds it afresh (its caches read again)."""
+        source = self._sources.pop((source_name, store), None)
+        if source is not None:
+            source.close()
 
     def mappers(self) -> list[MapperSpec]:
         """``[mapping] mappers`` in that order, else every installed mapper by its order."""
@@ -172,6 +189,9 @@ class Engine:
     def close(self) -> None:
         for sink in self._sinks.values():
             sink.close()
+        for source in self._sources.values():
+            source.close()
+        self._sources.clear()
 
 
 def _steps(options: RunOptions) -> Callable[[RunContext], None]:
@@ -206,6 +226,7 @@ class StoreRun:
                  options: RunOptions) -> None:
         sink_name = engine.sink_name(settings)
         sink = engine.sink(sink_name)
+        self.owns_source = not engine.reuse_sources
         self.ctx = RunContext(
             hook=engine.host.hook, state=engine.state, config=engine.config,
             concurrency=engine.concurrency, source_name=source_name,
@@ -222,7 +243,8 @@ class StoreRun:
             holder = ctx.state.acquire_lease(lease_name)
             if holder is None:
                 info = ctx.state.lease_holder(lease_name) or {}
-                ctx.source.close()
+                if self.owns_source:
+                    ctx.source.close()
                 raise EngineError(
                     f"another shipsync process (pid {info.get('pid', '?')}) is already running "
                     f"store {ctx.store!r} on this state file; try again when it has finished")
@@ -232,6 +254,7 @@ class StoreRun:
                       ctx.dry)
         ctx.hook.shipsync_run_started(run=run)
         sink_before = ctx.sink.requests_made
+        source_before = ctx.source.requests_made
         status = "ok"
         try:
             steps(ctx)
@@ -242,7 +265,7 @@ class StoreRun:
             status = "crashed"
             raise
         finally:
-            ctx.report.requests = {ctx.source_name: ctx.source.requests_made,
+            ctx.report.requests = {ctx.source_name: ctx.source.requests_made - source_before,
                                    ctx.sink_name: ctx.sink.requests_made - sink_before}
             ctx.report.seconds = (now_utc() - started).total_seconds()
             if status != "crashed":
@@ -253,5 +276,6 @@ class StoreRun:
                 ctx.state.finish_run(ctx.run_id, status, ctx.report.to_dict())
                 if holder:
                     ctx.state.release_lease(lease_name, holder)
-            ctx.source.close()
+            if self.owns_source:
+                ctx.source.close()
         return ctx.report

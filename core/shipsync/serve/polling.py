@@ -93,6 +93,8 @@ class SafetyNet:
             result = "ok"
             try:
                 with self.runner.store_lock(lane):
+                    # The store's source is built afresh: what it caches is read again.
+                    self.engine.forget_source(*lane)
                     [report] = self.engine.run(lane[0], store=lane[1],
                                                options=RunOptions(stop=self.stop))
                 result = ("stopped" if report.stopped else

@@ -51,7 +51,7 @@ class Service:
         # inbox), so that an answer never waits behind a sync's transaction in this process.
         self.state: StateStore = open_state(config.section("state"))
         self.inbox: EventInbox = open_state(config.section("state"))
-        self.engine = Engine(host, config, self.state)
+        self.engine = Engine(host, config, self.state, reuse_sources=True)
         self.stop_syncs = threading.Event()
         self.runner = SyncRunner(self.engine, self.state, self.metrics, self.stop_syncs)
         make = dispatcher or self._in_process
