@@ -230,3 +230,30 @@ def test_serve_settings_read_durations_and_say_what_is_wrong() -> None:
         "poll_every must be at least 10s",
         "public_url: 'http://example.com' must use https (plain http is allowed only for "
         "loopback sandboxes)"]
+
+
+def test_a_kept_source_serves_every_run_and_each_report_counts_its_own_requests(
+        tmp_path: Path) -> None:
+    world = World(tmp_path)
+    built: list[object] = []
+    spec = world.host.sources["fake"]
+    factory = spec.factory
+
+    def counting(*args: Any) -> Any:
+        built.append(args)
+        return factory(*args)
+
+    object.__setattr__(spec, "factory", counting)
+    engine = type(world.engine)(world.host, world.engine.config, world.state,
+                                reuse_sources=True)
+    world.source.add(order("1"))
+    world.source.add(order("2"))
+
+    first = engine.import_orders("fake", "main", ["1"])
+    second = engine.import_orders("fake", "main", ["2"])
+    engine.forget_source("fake", "main")
+    engine.import_orders("fake", "main", ["1"])
+
+    assert len(built) == 2  # one source for the first two runs, a fresh one after forget
+    assert first.requests["fake"] == second.requests["fake"] == 1  # its own, not a total
+    assert sorted(world.sink.orders) == ["1", "2"]
