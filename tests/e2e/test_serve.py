@@ -306,6 +306,9 @@ def test_starshipit_install_says_what_to_enter_without_the_secret(world: World) 
     assert change["destination"] == "https://sync.example.com/webhooks/starshipit"
     assert "Tracking & notifications" in change["detail"]
     assert "sandbox-webhook-secret" not in result.stdout
+    table = world.cli("webhooks", "install", "starshipit", "--url", "https://sync.example.com",
+                      env={"COLUMNS": "300"})
+    assert "[starshipit] webhook_secret" in table.stdout  # shown as text, not markup
 
 
 def test_install_refuses_plain_http_off_loopback(world: World) -> None:

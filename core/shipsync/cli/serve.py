@@ -16,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..contracts import Context, HttpOptions, WebhookChange, Webhooks
@@ -129,8 +130,8 @@ def register(app: typer.Typer) -> None:
         for column in ("action", "target", "topic", "destination", "detail"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(str(row[c]) for c in ("action", "target", "topic", "destination",
-                                                  "detail")))
+            table.add_row(*(escape(str(row[c])) for c in ("action", "target", "topic",
+                                                          "destination", "detail")))
         console().print(table)
 
     @webhooks.command("install")
@@ -176,8 +177,8 @@ def register(app: typer.Typer) -> None:
             for column in ("target", "topic", "destination", "active", "id"):
                 table.add_column(column, overflow="fold")
             for hook in found:
-                table.add_row(hook.target, hook.topic, hook.destination,
-                              "yes" if hook.active else "DEACTIVATED", hook.id)
+                table.add_row(escape(hook.target), escape(hook.topic), escape(hook.destination),
+                              "yes" if hook.active else "DEACTIVATED", escape(hook.id))
             console().print(table)
         if inactive:
             err_console().print(
