@@ -32,6 +32,9 @@ log = logging.getLogger("shipsync.serve")
 
 #: Finished inbox rows are kept this long (repeats are recognised for as long).
 INBOX_KEEP = 86400.0
+#: Printed labels written back per run of the label check: a store's webhook syncs wait
+#: for one chunk at most, not for the whole minute's labels.
+LABEL_CHUNK = 25
 
 
 class SafetyNet:
@@ -154,14 +157,16 @@ class SafetyNet:
                 if link and link.state == "imported" and lane in lanes:
                     to_write[lane].append(shipment)
         for lane, shipments in sorted(to_write.items()):
-            if self.stop.is_set():
-                return
-            with self.runner.store_lock(lane):
-                report = self.engine.write_back_shipments(*lane, shipments,
-                                                          RunOptions(steps=("writeback",),
-                                                                     stop=self.stop))
-            if report.written_back or report.failed:
-                log.info("labels %s:%s: written back %d, failed %d", *lane,
-                         report.written_back, report.failed)
+            # In chunks, the store's lock released between them: its webhook syncs go on.
+            for start in range(0, len(shipments), LABEL_CHUNK):
+                if self.stop.is_set():
+                    return
+                with self.runner.store_lock(lane):
+                    report = self.engine.write_back_shipments(
+                        *lane, shipments[start:start + LABEL_CHUNK],
+                        RunOptions(steps=("writeback",), stop=self.stop))
+                if report.written_back or report.failed:
+                    log.info("labels %s:%s: written back %d, failed %d", *lane,
+                             report.written_back, report.failed)
         if newest is not None:
             self.state.set_bookmark(key, newest.isoformat())
