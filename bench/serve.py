@@ -181,6 +181,20 @@ def start_serve(config: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], s
     raise RuntimeError(f"serve did not start: {log_path.read_text()}")
 
 
+def scrape_answers(url: str) -> dict[str, Any]:
+    """How fast serve answered its webhooks, from its own histogram (``/metrics``)."""
+    import requests
+
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    buckets = {float(le): float(v) for le, v in re.findall(
+        r'shipsync_webhook_response_seconds_bucket\{le="([0-9.e+-]+)"\} ([0-9.e+]+)', text)}
+    count = float(re.search(r"shipsync_webhook_response_seconds_count ([0-9.e+]+)",
+                            text).group(1))  # type: ignore[union-attr]
+    p99 = next((le for le, n in sorted(buckets.items()) if count and n >= 0.99 * count), None)
+    return {"count": int(count), "within_100ms": buckets.get(0.1, 0.0) / count if count else None,
+            "p99_bucket_s": p99}
+
+
 def measure(mode: str, rate: float, seconds: float, batch_window: float) -> dict[str, Any]:
     spec = MODES[mode]
     rate = spec.get("rate", rate)
@@ -225,6 +239,7 @@ def measure(mode: str, rate: float, seconds: float, batch_window: float) -> dict
         load = Load(sandboxes, rate, seconds)
         load.run(drain_s=240.0)
         wall = time.monotonic() - started
+        answers = scrape_answers(url) if spec["serve"] else None
         process.send_signal(signal.SIGTERM if spec["serve"] else signal.SIGINT)
         try:
             process.wait(60)
@@ -258,10 +273,18 @@ def measure(mode: str, rate: float, seconds: float, batch_window: float) -> dict
         "webhooks": {"lost": sum(1 for d in deliveries if d["outcome"] == "lost"),
                      "sent": sum(1 for d in deliveries if d["outcome"] != "lost"),
                      "failed": sum(1 for d in deliveries if d["outcome"] == "failed")},
+        "code": code_version().split()[0],
         "load_average": round(os.getloadavg()[0], 1),
+        "answers": answers,
         "workdir": str(workdir.relative_to(REPO)),
         "log_tail": log_path.read_text(errors="replace").splitlines()[-5:],
     }
+
+
+def _answered(answers: dict[str, Any] | None) -> str:
+    if not answers or answers.get("within_100ms") is None:
+        return "-"
+    return f"{answers['within_100ms']:.1%} of {answers['count']}"
 
 
 def _fmt(value: float | None) -> str:
@@ -272,7 +295,7 @@ def render(results: dict[str, Any]) -> str:
     meta = results["meta"]
     lines = [START, "## shipsync serve: webhooks against polling (issue 15)", "",
              f"Written by `python bench/serve.py` (bench/serve.py says how); measured "
-             f"{meta['date']}; code {meta['code']}. {meta['rate']:g} orders per second for "
+             f"{meta['date']}. {meta['rate']:g} orders per second for "
              f"{meta['seconds']:g} s paid in one store (status 11), each label printed as soon "
              f"as the order is in Starshipit, at the same rate. BigCommerce at the Pro plan's "
              f"450 requests per 30 s, Starshipit at the production tier's 20 per second (the "
@@ -281,11 +304,11 @@ def render(results: dict[str, Any]) -> str:
              "seconds: import = paid in BigCommerce to the order in Starshipit; writeback = "
              "label printed to the shipment in BigCommerce. Requests per order count every "
              "call to each API during the load and until the last order was written back. "
-             "The 2-core machine was shared with other jobs: its load average is in the "
-             "raw results where recorded (12.7 was seen during the `webhooks` run).",
+             "The 2-core machine was shared with other jobs (load averages below). The last "
+             "column is serve's own histogram of its answers to the webhooks.",
              "", "| mode | orders | import p50 / p95 / max | writeback p50 / p95 / max | "
              "BigCommerce req/order | Starshipit req/order | 429s (BC/SS) | failed | each "
-             "once |", "|---|---:|---|---|---:|---:|---|---:|---|"]
+             "once | webhooks answered in 100 ms |", "|---|---:|---|---|---:|---:|---|---:|---|---|"]
     for mode in MODES:
         row = results["modes"].get(mode)
         if row is None:
@@ -299,7 +322,7 @@ def render(results: dict[str, Any]) -> str:
             f"{row['requests_per_order']['bigcommerce']} | "
             f"{row['requests_per_order']['starshipit']} | {row['throttled']['bigcommerce']} / "
             f"{row['throttled']['starshipit']} | {row['failed_records']} | "
-            f"{'yes' if once else 'NO'} |")
+            f"{'yes' if once else 'NO'} | {_answered(row.get('answers'))} |")
     faults = results["modes"].get("faults")
     lines += ["", "Modes: `webhooks`: `shipsync serve` with BigCommerce's hooks and "
               "Starshipit's tracking webhook (sent at print); `labels`: Starshipit's webhook off, "
@@ -320,6 +343,11 @@ def render(results: dict[str, Any]) -> str:
                   f"{faults['webhooks']['lost'] + faults['webhooks']['sent']} callbacks (orders' "
                   f"and shipments') were never sent; the poll caught their orders up, nothing was "
                   f"lost or done twice. Requests per order against `webhooks`: {extra}."]
+    lines += ["", "Measured on commits: " + ", ".join(
+        f"{mode} {row.get('code', '?')}" for mode, row in results["modes"].items()) + "; load "
+        "average of the shared machine at each mode's end: " + ", ".join(
+        f"{mode} {row['load_average']}" for mode, row in results["modes"].items()
+        if row.get("load_average") is not None) + "."]
     lines += ["", "![latency distributions per mode](results-serve.png)", END]
     return "\n".join(lines) + "\n"
 
