@@ -317,6 +317,17 @@ def _drop_bad_peaks(row: dict[str, Any]) -> None:
         row["peak_mb"] = None
 
 
+SERVE_START, SERVE_END = "<!-- serve:start -->", "<!-- serve:end -->"
+
+
+def keep_serve_section(old: str, new: str) -> str:
+    """bench/serve.py's section of results.md (between its markers) survives a rewrite."""
+    if SERVE_START not in old or SERVE_END not in old or SERVE_START in new:
+        return new
+    section = old[old.index(SERVE_START):old.index(SERVE_END) + len(SERVE_END)]
+    return new.rstrip("\n") + "\n\n" + section + "\n"
+
+
 def render(results: dict[str, Any], png: Path,
            raw: str = "bench/out/results.json") -> tuple[str, Path | None]:
     for entry in results["sizes"].values():

@@ -48,7 +48,7 @@ from harness import (
     minimums,
 )
 from local import local_throughput
-from report import render
+from report import keep_serve_section, render
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -470,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         markdown_path = settings.data / "results.md"
     raw = store.relative_to(REPO) if store.is_relative_to(REPO) else store
     markdown, plotted = render(results, markdown_path.with_suffix(".png"), raw=str(raw))
+    if markdown_path.exists():
+        markdown = keep_serve_section(markdown_path.read_text(), markdown)
     markdown_path.write_text(markdown)
     log(f"wrote {markdown_path}" + (f" and {plotted}" if plotted else ""))
     return 0

@@ -20,7 +20,8 @@ from shipsync.testing import TRANSCRIPT_ENV
 SLOW_ENV = "SHIPSYNC_SLOW"
 
 # Credentials of the sandboxes (plugins' sandbox_spec) and of tests' canaries.
-SECRETS = ("sandbox-token-", "sandbox-api-key", "sandbox-subscription-key", "CANARY-SECRET")
+SECRETS = ("sandbox-token-", "sandbox-api-key", "sandbox-subscription-key", "CANARY-SECRET",
+           "sandbox-webhook-secret", "sandbox-client-secret")
 CONFIG_SUFFIXES = (".toml",)
 
 

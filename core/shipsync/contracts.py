@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Protocol, TypedDict
+from typing import Any, ClassVar, Iterable, Iterator, Literal, Mapping, Protocol, TypedDict
 
 __all__ = [
     "CanonicalOrder",
@@ -41,7 +41,14 @@ __all__ = [
     "Source",
     "SourceCapabilities",
     "SourceShipment",
+    "TriggerStep",
     "UpdateOutcome",
+    "WebhookChange",
+    "WebhookHook",
+    "WebhookRequest",
+    "WebhookResult",
+    "WebhookTrigger",
+    "Webhooks",
 ]
 
 #: An order as it crosses the core: a dict valid against schemas/order.json.
@@ -289,3 +296,161 @@ class RunInfo:
     store: str
     steps: tuple[str, ...]
     dry_run: bool
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """One ``POST /webhooks/NAME/PATH`` as ``shipsync serve`` received it.
+
+    ``path`` is what follows ``/webhooks/NAME/`` (e.g. a store's name; "" for
+    none); ``headers`` have lower-case names; ``body`` is the raw body, already
+    within the receiver's ``max_body``; ``received_at`` is ``time.time()``.
+    """
+
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: float
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+#: What a trigger asks for: the source order read and imported, updated or withdrawn;
+#: or the sink order's shipment read and written back if printed.
+TriggerStep = Literal["import", "writeback"]
+
+
+@dataclass(frozen=True)
+class WebhookTrigger:
+    """One order a webhook asks shipsync to look at again: a trigger, never data.
+
+    Whatever the payload said, shipsync reads the order from the API before it
+    acts, so a forged or replayed call costs at most one read. A trigger names
+    either a source order (``source``, ``store``, ``order_id``) or a sink order
+    (``sink``, ``order_number``: the core finds its store from what it imported).
+    ``delivery``: the sender's id of this message, kept for a day, so that the
+    same message delivered again is dropped (only an id the sender never reuses
+    for another message belongs here). ``topic``: what the sender said happened,
+    for logs and metrics.
+    """
+
+    step: TriggerStep
+    source: str = ""
+    store: str = ""
+    order_id: str = ""
+    sink: str = ""
+    order_number: str = ""
+    delivery: str = ""
+    topic: str = ""
+
+    def problem(self) -> str | None:
+        """Why this trigger names no order, or None."""
+        if self.step not in ("import", "writeback"):
+            return f"unknown step {self.step!r}"
+        if self.source and self.store and self.order_id:
+            return None
+        if self.step == "writeback" and self.sink and self.order_number:
+            return None
+        return ("a trigger names a source order (source, store, order_id) or, to write back, "
+                "a sink order (sink, order_number)")
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """What a receiver made of one request: the triggers, or why it is refused.
+
+    ``status`` is what the sender is answered: 202 (``accepted``), 200
+    (``ignored``: nothing to do, so the sender must not retry), 400
+    (``invalid``), 401 (``unauthorized``) or 404 (``not_found``: an unknown
+    store; answered exactly like an unknown path). ``reason`` goes to the log,
+    never to the sender.
+    """
+
+    status: int
+    triggers: tuple[WebhookTrigger, ...] = ()
+    reason: str = ""
+
+    ACCEPTED: ClassVar[int] = 202
+
+    @classmethod
+    def accepted(cls, *triggers: WebhookTrigger) -> WebhookResult:
+        return cls(202, tuple(triggers))
+
+    @classmethod
+    def ignored(cls, reason: str) -> WebhookResult:
+        return cls(200, (), reason)
+
+    @classmethod
+    def invalid(cls, reason: str) -> WebhookResult:
+        return cls(400, (), reason)
+
+    @classmethod
+    def unauthorized(cls, reason: str) -> WebhookResult:
+        return cls(401, (), reason)
+
+    @classmethod
+    def not_found(cls, reason: str) -> WebhookResult:
+        return cls(404, (), reason)
+
+
+@dataclass(frozen=True)
+class WebhookHook:
+    """One webhook registered at the sender (``shipsync webhooks list``).
+
+    ``target``: the store or account it belongs to; ``topic``: what it sends
+    (BigCommerce's scope); ``active`` False when the sender has deactivated it.
+    """
+
+    target: str
+    topic: str
+    destination: str
+    active: bool = True
+    id: str = ""
+
+
+#: ``created``/``updated``/``removed``: changed at the sender; ``unchanged``: it was already
+#: so; ``manual``: the sender has no API for it: ``detail`` says what to enter in its UI.
+ChangeAction = Literal["created", "updated", "unchanged", "removed", "manual"]
+
+
+@dataclass(frozen=True)
+class WebhookChange:
+    """What ``shipsync webhooks install|remove`` did (or asks the merchant to do)."""
+
+    action: ChangeAction
+    target: str
+    topic: str = ""
+    destination: str = ""
+    detail: str = ""
+
+
+class Webhooks(Protocol):
+    """A plugin's webhooks (built by ``WebhookSpec.factory``): receiving, and managing them.
+
+    ``receive`` runs inside the HTTP request: no I/O, no waiting; it checks the
+    request is authentic and turns it into triggers. ``install``, ``hooks`` and
+    ``remove`` manage the webhooks at the sender (``shipsync webhooks``);
+    ``endpoint`` is this plugin's public URL, ``https://HOST/webhooks/NAME``.
+    """
+
+    #: The largest body accepted, in bytes (a larger one is answered 413 unread).
+    max_body: int
+
+    def receive(self, request: WebhookRequest) -> WebhookResult:
+        """Authenticate the request and turn its body into triggers."""
+
+    def install(self, endpoint: str) -> list[WebhookChange]:
+        """Register what ``serve`` needs at the sender, idempotently: twice changes nothing."""
+
+    def hooks(self) -> list[WebhookHook]:
+        """The webhooks registered at the sender (deactivated ones too)."""
+
+    def remove(self, endpoint: str | None) -> list[WebhookChange]:
+        """Remove the webhooks pointing at ``endpoint`` (None: every one shipsync made)."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         SinkSpec,
         SourceSpec,
         StatusPolicySpec,
+        WebhookSpec,
         WritebackContext,
         WritebackDecision,
     )
@@ -199,6 +200,31 @@ def shipsync_commands() -> list[CommandSpec]:
             def hello(name: str = "world"):
                 print(f"hello {name}")
             return [CommandSpec(name="hello", command=hello)]
+    """
+
+
+@hookspec
+def shipsync_webhooks() -> list[WebhookSpec]:
+    """Register webhook receivers: how a platform's pushes reach ``shipsync serve``.
+
+    Convention: collect-all; a duplicate name is an error naming both plugins.
+    ``shipsync serve`` answers ``POST /webhooks/NAME/...`` with the entry named
+    NAME, and ``shipsync webhooks install|list|remove NAME`` manages its hooks.
+
+    Args:
+        (none)
+
+    Returns:
+        A list of ``WebhookSpec(name, factory)``; ``factory(context)`` builds a
+        ``shipsync.contracts.Webhooks`` that authenticates a request and turns
+        its body into ``WebhookTrigger`` (an order to read again, never data),
+        and installs, lists and removes the hooks at the sender.
+
+    Example:
+        @hookimpl
+        def shipsync_webhooks():
+            return [WebhookSpec(name="myshop",
+                                factory=lazy("shipsync_myshop.webhooks:MyShopWebhooks"))]
     """
 
 

@@ -49,6 +49,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 __all__ = [
+    "API_CALLS",
+    "ApiCalls",
     "ApiError",
     "DEFAULT_DEADLINE",
     "DEFAULT_MAX_BODY_BYTES",
@@ -188,6 +190,33 @@ def check_url(url: str) -> str | None:
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         return f"{url!r} must use https (plain http is allowed only for loopback sandboxes)"
     return None
+
+
+class ApiCalls:
+    """Requests, 429s and retries of every ``HttpClient`` of this process, per API name.
+
+    Clients come and go (one per store run); these totals stay, for
+    ``shipsync serve``'s metrics.
+    """
+
+    FIELDS = ("requests_made", "throttled", "retries")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[str, int]] = {}
+
+    def add(self, api: str, field_name: str) -> None:
+        with self._lock:
+            counts = self._counts.setdefault(api, dict.fromkeys(self.FIELDS, 0))
+            counts[field_name] += 1
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {api: dict(counts) for api, counts in self._counts.items()}
+
+
+#: The process's totals, by the clients' ``name`` (one per API).
+API_CALLS = ApiCalls()
 
 
 @dataclass
@@ -434,6 +463,7 @@ class HttpClient:
     def _count(self, field_name: str) -> None:
         with self._lock:
             setattr(self, field_name, getattr(self, field_name) + 1)
+        API_CALLS.add(self.name, field_name)
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")

@@ -25,6 +25,7 @@ from .registry import (
     SinkSpec,
     SourceSpec,
     StatusPolicySpec,
+    WebhookSpec,
 )
 
 __all__ = ["PluginHost", "make_plugin_manager", "installed_plugin_names", "DISABLE_ENV",
@@ -92,6 +93,7 @@ _REGISTRIES: dict[str, tuple[str, type, str]] = {
     "config_schemas": ("shipsync_config_schemas", ConfigSchema, "config section"),
     "sandboxes": ("shipsync_sandboxes", SandboxSpec, "sandbox"),
     "commands": ("shipsync_commands", CommandSpec, "command"),
+    "webhooks": ("shipsync_webhooks", WebhookSpec, "webhook receiver"),
 }
 
 
@@ -171,6 +173,10 @@ class PluginHost:
     @cached_property
     def commands(self) -> Registry[CommandSpec]:
         return self._gather("commands")
+
+    @cached_property
+    def webhooks(self) -> Registry[WebhookSpec]:
+        return self._gather("webhooks")
 
     def check(self) -> None:
         """Gather every registry now, so that duplicates surface at start-up."""

@@ -11,7 +11,15 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
-from .contracts import CanonicalOrder, Context, Destination, ShipmentRecord, Sink, Source
+from .contracts import (
+    CanonicalOrder,
+    Context,
+    Destination,
+    ShipmentRecord,
+    Sink,
+    Source,
+    Webhooks,
+)
 
 if TYPE_CHECKING:
     from .sandbox import Emulator
@@ -26,6 +34,7 @@ __all__ = [
     "SinkSpec",
     "SourceSpec",
     "StatusPolicySpec",
+    "WebhookSpec",
     "WritebackContext",
     "WritebackDecision",
     "lazy",
@@ -177,12 +186,31 @@ class SandboxSpec:
     two runs (print labels), over HTTP, and returns a summary dict; if it also
     takes ``progress``, it calls ``progress(done, total)`` as it goes, which
     ``shipsync run --sandbox`` shows.
+    ``connect(emulator, endpoint)``, when given, points the emulator's pushes
+    at ``shipsync serve`` (``endpoint`` is ``http://HOST:PORT/webhooks/NAME``),
+    as a merchant would in the platform's settings when there is no API for it.
     """
 
     name: str
     create: Callable[..., Emulator]
     config: Callable[[Emulator, str], dict[str, Any]]
     play_merchant: Callable[..., dict[str, Any]] | None = None
+    description: str = ""
+    connect: Callable[[Emulator, str], None] | None = None
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A platform's webhooks, received by ``shipsync serve`` at ``POST /webhooks/NAME/...``.
+
+    ``factory(context)`` builds the plugin's ``Webhooks`` (shipsync.contracts)
+    from the whole resolved config (``context.config``): it authenticates each
+    request, turns its body into triggers, and installs, lists and removes the
+    webhooks at the sender (``shipsync webhooks``).
+    """
+
+    name: str
+    factory: Callable[[Context], Webhooks]
     description: str = ""
 
 

@@ -579,6 +579,9 @@ class EmulatorServer:
         self._server.server_close()
         if self._thread:
             self._thread.join(timeout=5)
+        close = getattr(self.emulator, "close", None)
+        if callable(close):  # e.g. an emulator that delivers webhooks from a thread
+            close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -41,6 +41,8 @@ from typing import Any, Iterator, Protocol
 
 __all__ = [
     "LEASE_SECONDS",
+    "EventInbox",
+    "InboxEvent",
     "Link",
     "JournalEntry",
     "StateError",
@@ -101,6 +103,44 @@ class JournalEntry:
     outcome: dict[str, Any] | None
     created_at: str
     finished_at: str | None
+
+
+@dataclass
+class InboxEvent:
+    """A webhook's trigger, kept in the state store from before it is answered until synced.
+
+    ``state``: ``pending`` (to sync), ``done``, or ``failed`` (given up: the
+    safety-net poll catches the order up). ``received_at`` is ``time.time()``.
+    """
+
+    webhook: str
+    step: str  # import | writeback
+    received_at: float
+    source: str = ""
+    store: str = ""
+    order_id: str = ""
+    sink: str = ""
+    order_number: str = ""
+    delivery: str = ""
+    topic: str = ""
+    id: int = 0
+    state: str = "pending"
+    attempts: int = 0
+    finished_at: float | None = None
+    outcome: str = ""
+
+
+class EventInbox(Protocol):
+    """What ``shipsync serve`` needs from a state backend: the webhook inbox."""
+
+    def inbox_add(self, events: list[InboxEvent],
+                  repeat_window: float = 86400.0) -> list[InboxEvent]: ...
+    def inbox_pending(self) -> list[InboxEvent]: ...
+    def inbox_finish(self, ids: list[int], state: str, outcome: str) -> None: ...
+    def inbox_retry(self, ids: list[int], outcome: str) -> None: ...
+    def inbox_counts(self) -> dict[str, int]: ...
+    def inbox_purge(self, older_than: float) -> int: ...
+    def close(self) -> None: ...
 
 
 class StateStore(Protocol):
@@ -220,6 +260,20 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE leases ADD COLUMN host TEXT NOT NULL DEFAULT '';
     ALTER TABLE leases ADD COLUMN process_started TEXT NOT NULL DEFAULT '';
+    """,
+    # 7: the webhook inbox of `shipsync serve`: each trigger kept before it is answered
+    """
+    CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, webhook TEXT NOT NULL, step TEXT NOT NULL,
+        received_at REAL NOT NULL, source TEXT NOT NULL DEFAULT '',
+        store TEXT NOT NULL DEFAULT '', order_id TEXT NOT NULL DEFAULT '',
+        sink TEXT NOT NULL DEFAULT '', order_number TEXT NOT NULL DEFAULT '',
+        delivery TEXT NOT NULL DEFAULT '', topic TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+        finished_at REAL, outcome TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX inbox_by_state ON inbox (state, id);
+    CREATE INDEX inbox_by_delivery ON inbox (webhook, delivery);
     """,
 ]
 
@@ -611,6 +665,64 @@ class SQLiteStateStore:
     def release_lease(self, name: str, holder: str) -> None:
         with self._tx():
             self._db.execute("DELETE FROM leases WHERE name=? AND holder=?", (name, holder))
+
+    # -- the webhook inbox (shipsync serve) -------------------------------------
+    def inbox_add(self, events: list[InboxEvent],
+                  repeat_window: float = 86400.0) -> list[InboxEvent]:
+        """Keep these events (one transaction, one sync to disk); return those kept.
+
+        An event whose ``delivery`` id was already received from the same webhook
+        within ``repeat_window`` seconds is a repeat of the same message: not kept.
+        """
+        kept: list[InboxEvent] = []
+        with self._tx():
+            for event in events:
+                if event.delivery:
+                    seen = self._db.execute(
+                        "SELECT 1 FROM inbox WHERE webhook=? AND delivery=? AND received_at>?",
+                        (event.webhook, event.delivery,
+                         event.received_at - repeat_window)).fetchone()
+                    if seen or any(k.delivery == event.delivery and k.webhook == event.webhook
+                                   for k in kept):
+                        continue
+                cursor = self._db.execute(
+                    "INSERT INTO inbox (webhook, step, received_at, source, store, order_id, "
+                    "sink, order_number, delivery, topic) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (event.webhook, event.step, event.received_at, event.source, event.store,
+                     event.order_id, event.sink, event.order_number, event.delivery,
+                     event.topic))
+                event.id = int(cursor.lastrowid or 0)
+                event.state = "pending"
+                kept.append(event)
+        return kept
+
+    def inbox_pending(self) -> list[InboxEvent]:
+        rows = self._q("SELECT * FROM inbox WHERE state='pending' ORDER BY id")
+        return [InboxEvent(**dict(r)) for r in rows]
+
+    def inbox_finish(self, ids: list[int], state: str, outcome: str) -> None:
+        with self._tx():
+            self._db.executemany(
+                "UPDATE inbox SET state=?, outcome=?, finished_at=? WHERE id=?",
+                [(state, outcome, time.time(), i) for i in ids])
+
+    def inbox_retry(self, ids: list[int], outcome: str) -> None:
+        """Count one more failed attempt; the events stay pending."""
+        with self._tx():
+            self._db.executemany(
+                "UPDATE inbox SET attempts=attempts+1, outcome=? WHERE id=?",
+                [(outcome, i) for i in ids])
+
+    def inbox_counts(self) -> dict[str, int]:
+        rows = self._q("SELECT state, COUNT(*) AS n FROM inbox GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}
+
+    def inbox_purge(self, older_than: float) -> int:
+        """Forget finished events received before ``older_than`` (``time.time()``)."""
+        with self._tx():
+            cursor = self._db.execute(
+                "DELETE FROM inbox WHERE state!='pending' AND received_at<?", (older_than,))
+            return cursor.rowcount
 
     def close(self) -> None:
         with self._lock:

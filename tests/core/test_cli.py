@@ -140,7 +140,7 @@ def test_plugin_commands_are_absent_without_the_plugin() -> None:
 
 
 @pytest.mark.parametrize("name", ["run", "import", "writeback", "explain", "sandbox", "schema",
-                                  "plugins", "config"])
+                                  "plugins", "config", "serve", "webhooks"])
 def test_plugin_command_colliding_with_a_core_command_is_refused(name: str) -> None:
     plugin = commands_plugin(CommandSpec(name=name, command=lambda: None))
     with pytest.raises(ValueError) as caught:
@@ -175,6 +175,26 @@ def test_commands_that_start_no_emulator_do_not_load_one() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_commands_that_do_not_serve_do_not_load_its_libraries() -> None:
+    # starlette, uvicorn, prometheus-client and standardwebhooks are the serve extra's:
+    # a base install must run every other command (and `serve --help`) without them.
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom shipsync.cli import main\n"
+              "for argv in (['--version'], ['plugins', '--json'], ['run', '--help'],\n"
+              "             ['serve', '--help'], ['webhooks', 'install', '--help']):\n"
+              "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+              "libraries = ('starlette', 'uvicorn', 'prometheus_client', 'standardwebhooks')\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in libraries),\n"
+              "      file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "serve" in done.stdout and "webhooks" not in done.stderr.splitlines()[-1]
     assert done.stderr.strip().splitlines()[-1] == "[]"
 
 

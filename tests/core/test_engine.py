@@ -30,6 +30,7 @@ from shipsync import (
     SinkSpec,
     SourceSpec,
     StatusPolicySpec,
+    WebhookSpec,
     WritebackContext,
     WritebackDecision,
     hookimpl,
@@ -104,6 +105,11 @@ class Recorder:
     @hookimpl
     def shipsync_commands(self) -> list[CommandSpec]:
         self.calls["shipsync_commands"] += 1
+        return []
+
+    @hookimpl
+    def shipsync_webhooks(self) -> list[WebhookSpec]:
+        self.calls["shipsync_webhooks"] += 1
         return []
 
     @hookimpl
@@ -516,7 +522,7 @@ def test_every_hook_spec_is_implemented_here_and_called_by_the_engine(world: Wor
     world.run("import", days=7)
     world.sink.print_label("1", "T1")  # written back
     world.run("writeback")
-    world.host.sandboxes, world.host.commands  # noqa: B018 - gathered on first use
+    world.host.sandboxes, world.host.commands, world.host.webhooks  # noqa: B018 - on first use
 
     implemented = {name for name in HOOKS if hasattr(world.recorder, name)}
     assert implemented == set(HOOKS), f"not implemented here: {set(HOOKS) - implemented}"

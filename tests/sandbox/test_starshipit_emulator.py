@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from shipsync_starshipit.plugin import shipsync_sandboxes
 from shipsync_starshipit.sandbox import (
     SANDBOX_API_KEY,
     SANDBOX_SUBSCRIPTION_KEY,
+    SANDBOX_WEBHOOK_SECRET,
     StarshipitEmulator,
     StarshipitRefusal,
     create_sandbox,
@@ -930,6 +932,7 @@ def test_sandbox_spec_config_points_at_the_running_emulator() -> None:
             "api_key": SANDBOX_API_KEY,
             "subscription_key": SANDBOX_SUBSCRIPTION_KEY,
             "base_url": "http://127.0.0.1:9",
+            "webhook_secret": SANDBOX_WEBHOOK_SECRET,
         }
     }
 
@@ -977,3 +980,53 @@ def test_play_merchant_waits_out_a_429_and_survives_a_lost_answer(
     assert time.perf_counter() - started >= 1.0  # slept Retry-After
     assert summary["printed"] == 2 and summary["failed"] == []
     assert emulator.unshipped(SANDBOX_API_KEY) == []
+
+
+def test_a_printed_label_posts_a_signed_tracking_event_unless_turned_off(
+    emulator: StarshipitEmulator,
+) -> None:
+    import hashlib
+    import hmac
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append((dict(self.headers), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    listener = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    try:
+        emulator.set_webhook(SANDBOX_API_KEY, f"http://127.0.0.1:{listener.server_address[1]}/x",
+                             "emulator-webhook-secret")
+        emulator.create_order(SANDBOX_API_KEY, order_body("W-1"))
+        emulator.create_order(SANDBOX_API_KEY, order_body("W-2"))
+        emulator.print_label(SANDBOX_API_KEY, "W-1")
+        emulator.tracking.configure(on_print=False)
+        emulator.print_label(SANDBOX_API_KEY, "W-2")
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+    finally:
+        emulator.close()
+        listener.shutdown()
+        listener.server_close()
+
+    [(headers, body)] = received  # W-2's print sent nothing
+    event = json.loads(body)
+    assert event["order_number"] == "W-1" and event["tracking_status"] == "Printed"
+    printed = emulator.get_order(SANDBOX_API_KEY, "W-1")
+    assert printed is not None
+    assert event["tracking_number"] == printed["packages"][0]["tracking_number"] != ""
+    digest = hmac.new(b"emulator-webhook-secret", body, hashlib.sha256).digest()
+    assert headers["X-Starshipit-Signature"] == base64.b64encode(digest).decode()

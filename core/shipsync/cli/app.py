@@ -29,7 +29,7 @@ import typer
 from ..config import find_config_path
 from ..output import err_console
 from ..plugins import DISABLE_ENV, PluginHost, disabled_from_env, installed_plugin_names
-from . import config, dashboard, explain, orders, plugins, sandbox_command, sync
+from . import config, dashboard, explain, orders, plugins, sandbox_command, serve, sync
 from .invocation import EXIT_INTERNAL, EXIT_USAGE, Invocation
 
 __all__ = ["create_app", "main"]
@@ -79,6 +79,7 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
     orders.register(app)
     sandbox_command.register(app)
     dashboard.register(app)
+    serve.register(app)
 
     reserved = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     reserved |= {"plugins", "config"}

@@ -74,7 +74,15 @@ def register(app: typer.Typer) -> None:
                 write_config: Path = typer.Option(Path("shipsync.sandbox.toml"), "--write-config",
                                                   metavar="PATH", help="Where to write the "
                                                   "config pointing at the sandboxes."),
-                force: bool = typer.Option(False, "--force", help="Overwrite the config file.")
+                force: bool = typer.Option(False, "--force", help="Overwrite the config file."),
+                serve: bool = typer.Option(False, "--serve", help="Also run `shipsync serve` "
+                                           "with the webhooks installed, and a merchant paying "
+                                           "an order and printing its label every "
+                                           "--demo-every: the whole loop, live."),
+                demo_every: float = typer.Option(5.0, "--demo-every", help="Seconds between "
+                                                 "the demo merchant's orders (0: none)."),
+                serve_port: int = typer.Option(8080, "--serve-port",
+                                               help="Port of serve with --serve (0: any).")
                 ) -> None:
         """Serve the API emulators on loopback and write a config pointing at them."""
         invocation: Invocation = ctx.obj
@@ -94,6 +102,16 @@ def register(app: typer.Typer) -> None:
             invocation.fail(f"{state_path} exists and was not made by `shipsync sandbox`: "
                             "the sandbox will not replace it; move it away, or give "
                             "--write-config in another folder")
+        if serve:
+            from .sandbox_serve import serve_sandbox
+            from .serve import missing_libraries
+
+            if missing_libraries():
+                invocation.fail("--serve needs pip install 'shipsync[serve]'")
+            with SandboxSet(invocation.host, port=port, orders=orders, seed=seed) as sandboxes:
+                serve_sandbox(invocation, sandboxes, write_config, SANDBOX_HEADER, serve_port,
+                              demo_every)
+            return
         with stop_on_signals() as stop:
             sandboxes = SandboxSet(invocation.host, port=port, orders=orders, seed=seed).start()
             try:

@@ -8,10 +8,10 @@ refunded since the last run are withdrawn too (``withdrawing``); new orders go
 out in batches (``creating``). Every sink write is journaled.
 
 ``Importer.run`` is the whole step for a store; ``Importer.import_orders``
-handles a page of results and ``Importer.import_order`` one order by id (a
-webhook's), with the same rules. ``Importer.resend`` sends one order again
-(``shipsync resend``): its sink orders the merchant removed by hand, or that
-were withdrawn, are created anew.
+handles a page of results, ``Importer.import_order`` one order by id and
+``Importer.import_by_id`` a few orders by id (webhooks'), with the same rules.
+``Importer.resend`` sends one order again (``shipsync resend``): its sink orders
+the merchant removed by hand, or that were withdrawn, are created anew.
 
 Orders taken out of shipsync's hands (removed from the sink by hand, or
 ``shipsync forget``) are counted as left alone and not touched.
@@ -94,9 +94,14 @@ class Importer:
 
     def import_order(self, order_id: str) -> None:
         """Import, update or withdraw one order, as a run would (e.g. after a webhook)."""
+        self.import_by_id([order_id])
+
+    def import_by_id(self, order_ids: Iterable[str]) -> None:
+        """Import, update or withdraw these orders (a few webhooks' worth), read by id."""
         self._begin()
         try:
-            for page in self.ctx.source.orders_by_id([order_id]):
+            for page in self.ctx.source.orders_by_id(sorted(set(order_ids))):
+                self.ctx.check_stop()
                 self.import_orders(page, retry=True)
             self.creator.flush(final=True)
         finally:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ..config import Config
 from ..contracts import Context, HttpOptions, RunInfo, ShipmentRecord, Sink, Source
@@ -38,12 +38,16 @@ class Engine:
     """Runs sources into sinks for the configured stores."""
 
     def __init__(self, host: PluginHost, config: Config, state: StateStore,
-                 stop: threading.Event | None = None) -> None:
-        """``stop``: the event SIGINT/SIGTERM set; HTTP waits and calls in flight end on it."""
+                 stop: threading.Event | None = None, *, reuse_sources: bool = False) -> None:
+        """``stop``: the event SIGINT/SIGTERM set; HTTP waits and calls in flight end on it.
+        ``reuse_sources``: keep each store's source between runs (``shipsync serve``: its
+        caches, such as the store's units, and its rate budget outlive one order's run)."""
         self.host = host
         self.config = config
         self.state = state
         self.stop = stop or threading.Event()
+        self.reuse_sources = reuse_sources
+        self._sources: dict[tuple[str, str], Source] = {}
         run = config.section("run")
         max_mb = run.get("max_response_mb")
         self.http_options = HttpOptions(
@@ -132,9 +136,21 @@ class Engine:
         return self._sinks[name]
 
     def source(self, source_name: str, settings: StoreSettings) -> Source:
+        key = (source_name, settings.name)
+        if self.reuse_sources and key in self._sources:
+            return self._sources[key]
         context = Context(self.config.data, settings.name, settings.section, self.http_options,
                           self.concurrency, self.config.path)
-        return self.host.sources[source_name].factory(settings.name, settings.section, context)
+        source = self.host.sources[source_name].factory(settings.name, settings.section, context)
+        if self.reuse_sources:
+            self._sources[key] = source
+        return source
+
+    def forget_source(self, source_name: str, store: str) -> None:
+        """Close a kept source: the next run builds it afresh (its caches read again)."""
+        source = self._sources.pop((source_name, store), None)
+        if source is not None:
+            source.close()
 
     def mappers(self) -> list[MapperSpec]:
         """``[mapping] mappers`` in that order, else every installed mapper by its order."""
@@ -176,24 +192,51 @@ class Engine:
     def import_order(self, source_name: str, store: str, order_id: str,
                      options: RunOptions | None = None) -> StoreReport:
         """Import, update or withdraw one order of one store (e.g. after a webhook)."""
+        return self.import_orders(source_name, store, [order_id], options)
+
+    def import_orders(self, source_name: str, store: str, order_ids: Iterable[str],
+                      options: RunOptions | None = None) -> StoreReport:
+        """Import, update or withdraw these orders of one store, read by id (webhooks')."""
         options = options or RunOptions(steps=("import",))
+        ids = list(order_ids)
         return StoreRun(self, source_name, self.store(source_name, store), options).run(
-            lambda ctx: Importer(ctx).import_order(order_id))
+            lambda ctx: Importer(ctx).import_by_id(ids))
 
     def write_back_order(self, source_name: str, store: str, order_number: str,
                          options: RunOptions | None = None) -> StoreReport:
         """Write back one sink order, if its label is printed (e.g. after a webhook)."""
+        return self.write_back_orders(source_name, store, [order_number], options)
+
+    def write_back_orders(self, source_name: str, store: str, order_numbers: Iterable[str],
+                          options: RunOptions | None = None) -> StoreReport:
+        """Write back these sink orders whose labels are printed, each read from the sink."""
+        options = options or RunOptions(steps=("writeback",))
+        numbers = sorted(set(order_numbers))
+
+        def step(ctx: RunContext) -> None:
+            shipments: list[ShipmentRecord] = []
+            for number in numbers:
+                ctx.check_stop()
+                shipment = ctx.sink.shipment(number)
+                if shipment is not None:
+                    shipments.append(shipment)
+                    continue
+                link = ctx.state.link_by_number(ctx.sink_name, number)
+                if (link is not None and link.state == "imported" and link.store == ctx.store
+                        and ctx.sink.find_order(number) is None):
+                    removed_by_hand(ctx, link)  # not printed, and not there: removed by hand
+            Writeback(ctx).write_back_shipments(shipments)
+
+        return StoreRun(self, source_name, self.store(source_name, store), options).run(step)
+
+    def write_back_shipments(self, source_name: str, store: str,
+                             shipments: list[ShipmentRecord],
+                             options: RunOptions | None = None) -> StoreReport:
+        """Write back shipment records just read from the sink (e.g. its printed list)."""
         options = options or RunOptions(steps=("writeback",))
 
         def step(ctx: RunContext) -> None:
-            shipment: ShipmentRecord | None = ctx.sink.shipment(order_number)
-            if shipment is not None:
-                Writeback(ctx).write_back_shipment(shipment)
-                return
-            link = ctx.state.link_by_number(ctx.sink_name, order_number)
-            if (link is not None and link.state == "imported" and link.store == ctx.store
-                    and ctx.sink.find_order(order_number) is None):
-                removed_by_hand(ctx, link)  # not printed, and not there: removed by hand
+            Writeback(ctx).write_back_shipments(shipments)
 
         return StoreRun(self, source_name, self.store(source_name, store), options).run(step)
 
@@ -207,6 +250,9 @@ class Engine:
     def close(self) -> None:
         for sink in self._sinks.values():
             sink.close()
+        for source in self._sources.values():
+            source.close()
+        self._sources.clear()
 
 
 def _steps(options: RunOptions) -> Callable[[RunContext], None]:
@@ -242,6 +288,7 @@ class StoreRun:
         sink_name = engine.sink_name(settings)
         sink = engine.sink(sink_name)
         self.lease_seconds = engine.lease_seconds
+        self.owns_source = not engine.reuse_sources
         self.ctx = RunContext(
             hook=engine.host.hook, state=engine.state, config=engine.config,
             concurrency=engine.concurrency, source_name=source_name,
@@ -260,7 +307,8 @@ class StoreRun:
             if holder is None:
                 info = ctx.state.lease_holder(lease_name) or {}
                 where = f" on {info['host']}" if info.get("host") else ""
-                ctx.source.close()
+                if self.owns_source:
+                    ctx.source.close()
                 raise EngineError(
                     f"another shipsync process (pid {info.get('pid', '?')}{where}) is already "
                     f"running store {ctx.store!r} on this state file; try again when it has "
@@ -278,6 +326,7 @@ class StoreRun:
                       ctx.dry)
         ctx.hook.shipsync_run_started(run=run)
         sink_before = ctx.sink.requests_made
+        source_before = ctx.source.requests_made
         status = "ok"
         try:
             steps(ctx)
@@ -303,7 +352,7 @@ class StoreRun:
         finally:
             if heartbeat is not None:
                 heartbeat.stop()
-            ctx.report.requests = {ctx.source_name: ctx.source.requests_made,
+            ctx.report.requests = {ctx.source_name: ctx.source.requests_made - source_before,
                                    ctx.sink_name: ctx.sink.requests_made - sink_before}
             ctx.report.seconds = time.monotonic() - started
             if status != "crashed":
@@ -314,7 +363,8 @@ class StoreRun:
                 ctx.state.finish_run(ctx.run_id, status, ctx.report.to_dict())
                 if holder:
                     ctx.state.release_lease(lease_name, holder)
-            ctx.source.close()
+            if self.owns_source:
+                ctx.source.close()
         if heartbeat is not None and heartbeat.lost.is_set():
             raise EngineError(f"the lease on store {ctx.store!r} was lost ({heartbeat.reason}): "
                               "the run stopped before writing more; what was done is kept")

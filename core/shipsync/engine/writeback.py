@@ -7,8 +7,8 @@ per call), the ``shipsync_writeback_decision`` hook decides what to write, and
 the shipment, then the status, are written, each journaled.
 
 ``Writeback.run`` is the whole step; ``Writeback.write_back`` takes a chunk of
-records and ``Writeback.write_back_shipment`` one (a webhook's), with the same
-rules.
+accepted records and ``Writeback.write_back_shipments`` records just read (a
+webhook's, the printed list's), with the same rules.
 """
 
 from __future__ import annotations
@@ -77,12 +77,17 @@ class Writeback:
 
     def write_back_shipment(self, shipment: ShipmentRecord) -> bool:
         """Write back one printed sink order; False when it is not one to write back."""
+        return self.write_back_shipments([shipment]) == 1
+
+    def write_back_shipments(self, shipments: Iterable[ShipmentRecord]) -> int:
+        """Write back these printed sink orders (those of this store still to write back,
+        each once); returns how many were."""
+        unique = {shipment.get("order_number", ""): shipment for shipment in shipments}
         with self.ctx.transaction():
-            row = self.accept(shipment)
-        if row is None:
-            return False
-        self.write_back([row])
-        return True
+            rows = [row for row in map(self.accept, unique.values()) if row is not None]
+        if rows:
+            self.write_back(rows)
+        return len(rows)
 
     def accept(self, shipment: ShipmentRecord) -> _Row | None:
         """The shipment with its link, when it is this store's and still to write back."""

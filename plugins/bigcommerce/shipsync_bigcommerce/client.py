@@ -238,6 +238,42 @@ class BigCommerceClient:
         return expect_object(json_of(response, endpoint), endpoint, what="an order")
 
 
+    # -- webhooks (v3 /hooks) -------------------------------------------------
+    def hooks(self) -> list[dict[str, Any]]:
+        """Every webhook of this API account on the store (active or not)."""
+
+        def fetch(page: int) -> Page[dict[str, Any]]:
+            response = self.v3.request("GET", "hooks", params={"page": page, "limit": PAGE_LIMIT})
+            if response.status_code == 204 or not response.content:
+                return Page([])
+            endpoint = "bigcommerce GET /v3/hooks"
+            body = expect_object(json_of(response, endpoint), endpoint, "data",
+                                 what="a page of hooks")
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            return Page(list(body.get("data") or []), int(pagination.get("total_pages") or 1))
+
+        return [row for rows in paginate(fetch, PageNumbers(PAGE_LIMIT, key=lambda r: r.get("id")),
+                                         name="bigcommerce GET /v3/hooks")
+                for row in rows]
+
+    def create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
+        endpoint = "bigcommerce POST /v3/hooks"
+        answer = expect_object(json_of(self.v3.request("POST", "hooks", json=body), endpoint),
+                               endpoint, "data", what="the created hook")
+        return expect_object(answer["data"], endpoint, "id", what="the created hook")
+
+    def update_hook(self, hook_id: int | str, body: dict[str, Any]) -> dict[str, Any]:
+        # The same PUT twice leaves the same hook: safe to retry.
+        endpoint = "bigcommerce PUT /v3/hooks/{id}"
+        response = self.v3.request("PUT", f"hooks/{hook_id}", json=body, idempotent=True)
+        answer = expect_object(json_of(response, endpoint), endpoint, "data",
+                               what="the updated hook")
+        return expect_object(answer["data"], endpoint, what="the updated hook")
+
+    def delete_hook(self, hook_id: int | str) -> None:
+        self.v3.request("DELETE", f"hooks/{hook_id}", idempotent=True)
+
+
 def _endpoint(client: HttpClient, method: str, path: str) -> str:
     """``bigcommerce GET /v2/orders`` (ids in a path as ``{id}``: messages stay readable)."""
     version = client.base_url.rstrip("/").rsplit("/", 1)[-1]

@@ -8,6 +8,7 @@ from shipsync import (
     SandboxSpec,
     SourceSpec,
     StatusPolicySpec,
+    WebhookSpec,
     hookimpl,
     lazy,
 )
@@ -51,3 +52,12 @@ def shipsync_sandboxes() -> list[SandboxSpec]:
 def shipsync_commands() -> list[CommandSpec]:
     return [CommandSpec(name="statuses", command=status.statuses_command,
                         help="The BigCommerce order status codes.")]
+
+
+@hookimpl
+def shipsync_webhooks() -> list[WebhookSpec]:
+    # Loaded when `shipsync serve` or `shipsync webhooks` starts, not at every command.
+    return [WebhookSpec(
+        name="bigcommerce", factory=lazy("shipsync_bigcommerce.webhooks:BigCommerceWebhooks"),
+        description="Order and shipment webhooks of each store (v3 /hooks), with a secret "
+                    "header and Standard Webhooks signatures.")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shipsync import ConfigSchema, SandboxSpec, SinkSpec, hookimpl, lazy
+from shipsync import ConfigSchema, SandboxSpec, SinkSpec, WebhookSpec, hookimpl, lazy
 
 from . import settings
 from .sink import StarshipitSink
@@ -27,8 +27,17 @@ def shipsync_sandboxes() -> list[SandboxSpec]:
         create=lazy("shipsync_starshipit.sandbox:create_sandbox"),
         config=lazy("shipsync_starshipit.sandbox:sandbox_config"),
         play_merchant=lazy("shipsync_starshipit.sandbox:play_merchant"),
+        connect=lazy("shipsync_starshipit.sandbox:connect_webhook"),
         description=(
             "Starshipit API emulator: orders, import, labels (AusPost, StarTrack, Pickup In "
             "Store), shipped readback and tracking, with 2 requests/s per subscription key."
         ),
     )]
+
+
+@hookimpl
+def shipsync_webhooks() -> list[WebhookSpec]:
+    return [WebhookSpec(
+        name="starshipit", factory=lazy("shipsync_starshipit.webhooks:StarshipitWebhooks"),
+        description="The account's tracking webhook (X-Starshipit-Signature); set in "
+                    "Starshipit's settings.")]

@@ -23,7 +23,10 @@ Where each part lives:
 - ``emulator``: ``BigCommerceEmulator``, its Python API, and the hooks that answer
   authentication, rate limits and injected faults;
 - ``routes/``: the request handlers, one module per resource (``orders``,
-  ``order_parts``, ``shipments``, ``store``, ``customs``);
+  ``order_parts``, ``shipments``, ``store``, ``customs``, ``hooks``);
+- ``webhooks``: the stores' hooks (``/v3/hooks``) and the callbacks POSTed to them
+  when orders are created or change and shipments are created, with configurable
+  delay, reordering, loss and duplication and BigCommerce's retry schedule;
 - ``state``: the in-memory data model; ``building``: order specs into state;
   ``changes``: merchant changes to an order; ``rendering``: state into JSON;
 - ``formats``: RFC-2822 dates and 4-decimal money; ``limits``: rate-limit windows

@@ -25,18 +25,20 @@ from .formats import _as_datetime
 from .limits import _rate_headers, _retry_after, _WindowLimiter
 from .rendering import _address_json, _line_json, _order_json, _shipment_json
 from .routes.customs import CustomsRoutes, _customs_json
+from .routes.hooks import HookRoutes, order_changed
 from .routes.order_parts import OrderPartRoutes
 from .routes.orders import OrderRoutes
 from .routes.shipments import ShipmentRoutes
 from .routes.store import StoreRoutes
 from .seed import generate_orders
 from .state import SandboxStore, _Order, _Store, _View
+from .webhooks import WebhookSender
 
 GATEWAY = "https://api.bigcommerce.com"
 
 
 class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRoutes, CustomsRoutes,
-                          Emulator):
+                          HookRoutes, Emulator):
     """BigCommerce stores in memory, served over HTTP by ``EmulatorServer``.
 
     Python API (tests set up state, then drive shipsync over HTTP); every
@@ -52,6 +54,9 @@ class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRou
       ``seed(store_hash, count, seed)``
     - ``now``: the clock (assign ``lambda: datetime(...)`` to age orders)
     - ``fault_reset_ms``: X-Rate-Limit-Time-Reset-Ms of injected 429s (None: the store's window)
+    - ``webhooks``: the stores' hooks and their callbacks (``webhooks.WebhookSender``:
+      ``configure(delay=, jitter=, loss=, duplicate=, retry_scale=, sign=, seed=)``,
+      ``deliveries``, ``client_secrets``)
     """
 
     name = "bigcommerce"
@@ -64,6 +69,7 @@ class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRou
         self._stores: dict[str, _Store] = {}
         self._local = threading.local()  # which API (v2/v3) the current thread answers
         self._rate: tuple[int, int, int, int] | None = None  # set and read under self.lock
+        self.webhooks = WebhookSender(seed=fault_seed)
         self._routes()
 
     # -- Python API -----------------------------------------------------------
@@ -124,6 +130,7 @@ class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRou
         with self.lock:
             state = self._store(store_hash)
             order = self._insert(state, spec)
+            order_changed(self.webhooks, state, order, None)
             return self._python_view(state, order)
 
     def update_order(self, store_hash: str, order_id: int, **changes: Any) -> dict[str, Any]:
@@ -138,9 +145,11 @@ class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRou
         with self.lock:
             state = self._store(store_hash)
             order = self._order(state, order_id)
+            before = order.status_id
             _apply_changes(order, changes)
             order.date_modified = _as_datetime(changes["date_modified"], "date_modified") \
                 if changes.get("date_modified") else self._now()
+            order_changed(self.webhooks, state, order, before)
             return self._python_view(state, order)
 
     def corrupt_order(self, store_hash: str, order_id: int,
@@ -357,3 +366,12 @@ class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRou
         add("GET", v2 + "/time", self._get_time)
         add("GET", v3 + "/settings/store/units-of-measurement", self._get_units)
         add("GET", v3 + "/shipping/products/customs-information", self._get_customs)
+        add("GET", v3 + "/hooks", self._get_hooks)
+        add("POST", v3 + "/hooks", self._post_hook)
+        add("GET", v3 + "/hooks/{webhook_id:int}", self._get_hook)
+        add("PUT", v3 + "/hooks/{webhook_id:int}", self._put_hook)
+        add("DELETE", v3 + "/hooks/{webhook_id:int}", self._delete_hook)
+
+    def close(self) -> None:
+        """Stop delivering webhooks (the server calls it when it stops)."""
+        self.webhooks.close()

@@ -19,6 +19,16 @@ def store_hash_for(name: str) -> str:
     return "sbx" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:7]
 
 
+def client_secret_for(name: str) -> str:
+    """The sandbox API account's client secret (it signs the store's webhooks)."""
+    return f"sandbox-client-secret-{name}"
+
+
+def webhook_secret_for(name: str) -> str:
+    """The secret header of the sandbox store's webhooks (``webhook_secret``)."""
+    return f"sandbox-webhook-secret-{name}"
+
+
 def create_sandbox(
     orders: int = 100,
     seed: int = 0,
@@ -34,6 +44,7 @@ def create_sandbox(
         handle = emulator.add_store(store_hash_for(name), f"sandbox-token-{name}",
                                     name=f"Sandbox Store ({name})", weight_units=weight_units,
                                     rate_limit=rate_limit, alias=name)
+        emulator.webhooks.client_secrets[handle.store_hash] = client_secret_for(name)
         store_seed = int(hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()[:8], 16)
         emulator.seed(handle.store_hash, int(orders), store_seed)
     return emulator
@@ -42,7 +53,8 @@ def create_sandbox(
 def sandbox_config(emulator: Any, url: str) -> dict[str, Any]:
     stores = {
         name: {"api_path": f"{url}/stores/{store.store_hash}/v3/", "client_id": "sandbox-client",
-               "access_token": store.access_token}
+               "access_token": store.access_token, "client_secret": client_secret_for(name),
+               "webhook_secret": webhook_secret_for(name)}
         for name, store in emulator.stores.items()
     }
     return {"bigcommerce": {"stores": stores}}

@@ -60,6 +60,7 @@ Where each part lives:
   services, tracking numbers and URLs, and the carrier rules; ``rendering``:
   timestamps, label answers, shipped rows and tracking results;
 - ``merchant``: ``play_merchant``, the merchant printing labels over HTTP;
+- ``webhooks``: ``TrackingWebhooks``, the tracking webhook POSTed when a label prints;
 - ``registry``: ``create_sandbox`` and ``sandbox_config``, for the sandbox registry.
 """
 
@@ -82,7 +83,14 @@ from .emulator import StarshipitEmulator
 from .envelope import StarshipitRefusal, schema_errors
 from .merchant import play_merchant
 from .records import SANDBOX_SENDER
-from .registry import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY, create_sandbox, sandbox_config
+from .registry import (
+    SANDBOX_API_KEY,
+    SANDBOX_SUBSCRIPTION_KEY,
+    SANDBOX_WEBHOOK_SECRET,
+    connect_webhook,
+    create_sandbox,
+    sandbox_config,
+)
 from .rendering import fake_label_pdf, shipped_row, ticks, track_results
 from .routes.listings import DEFAULT_WINDOW, LIMIT_DEFAULT, LIMIT_MAX, parse_since
 from .routes.order_import import IMPORT_MAX
@@ -91,7 +99,9 @@ from .state import SHIPPED_STATUSES, STATUS_SEQUENCE, UNSHIPPED_STATUSES
 __all__ = [
     "SANDBOX_API_KEY",
     "SANDBOX_SUBSCRIPTION_KEY",
+    "SANDBOX_WEBHOOK_SECRET",
     "StarshipitEmulator",
+    "connect_webhook",
     "StarshipitRefusal",
     "choose_carrier",
     "create_sandbox",

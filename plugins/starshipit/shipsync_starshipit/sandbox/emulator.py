@@ -25,6 +25,7 @@ from .routes.order_import import ImportRoutes
 from .routes.orders import OrderRoutes
 from .routes.tracking import TrackingRoutes
 from .state import SHIPPED_STATUSES, UNSHIPPED_STATUSES, _Account
+from .webhooks import TrackingWebhooks
 
 
 class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, TrackingRoutes,
@@ -63,6 +64,7 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
         self._order_ids = itertools.count(30_000_001)
         self._item_ids = itertools.count(1)
         self._package_ids = itertools.count(1)
+        self.tracking = TrackingWebhooks()
         for method, pattern, handler in (
             ("POST", "/api/orders", self._create),
             ("GET", "/api/orders", self._get),
@@ -160,9 +162,41 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
             except HTTPError as exc:
                 raise StarshipitRefusal(_refusal_text(exc)) from None
 
+    def set_webhook(self, api_key: str, url: str, secret: str) -> None:
+        """The tracking webhook, as the merchant sets it in Settings > Tracking &
+        notifications (see ``webhooks.TrackingWebhooks``; ``tracking.configure(on_print=)``)."""
+        self._python_account(api_key)
+        self.tracking.set(api_key, url, secret)
+
+    def close(self) -> None:
+        """Stop sending webhooks (the server calls it when it stops)."""
+        self.tracking.close()
+
     # -- Emulator hooks (the gateway's are in gateway.Gateway) ------------------
     def admin(self, action: str, request: Request) -> Response | None:
         if action == "orders" and request.method == "GET":
             with self.lock:
                 return Response(200, {key: self.orders(key) for key in self._accounts})
+        if action == "webhook":
+            return self._admin_webhook(request)
         return None
+
+    def _admin_webhook(self, request: Request) -> Response:
+        """``POST /__sandbox/webhook`` {api_key?, url?, secret?, on_print?, delay?, scheme?};
+        ``GET``: the settings (without secrets) and the deliveries."""
+        if request.method == "POST":
+            body = request.json()
+            if not isinstance(body, dict):
+                return Response(400, {"message": "A JSON object is required."})
+            try:
+                if "url" in body:
+                    api_key = body.get("api_key") or self.accounts()[0][0]
+                    self.set_webhook(api_key, str(body["url"]), str(body.get("secret") or ""))
+                self.tracking.configure(on_print=body.get("on_print"), delay=body.get("delay"),
+                                        scheme=body.get("scheme"))
+            except (KeyError, ValueError, TypeError) as exc:
+                return Response(400, {"message": f"Bad webhook settings: {exc}"})
+        return Response(200, {"on_print": self.tracking.on_print, "delay": self.tracking.delay,
+                              "scheme": self.tracking.scheme,
+                              "urls": {k: url for k, (url, _) in self.tracking.endpoints.items()},
+                              "deliveries": list(self.tracking.deliveries)})

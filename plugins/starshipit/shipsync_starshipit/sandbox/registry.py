@@ -14,6 +14,7 @@ from .emulator import StarshipitEmulator
 
 SANDBOX_API_KEY = "sandbox-api-key"
 SANDBOX_SUBSCRIPTION_KEY = "sandbox-subscription-key"
+SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret-key"
 
 
 def create_sandbox(
@@ -45,5 +46,14 @@ def sandbox_config(emulator: Emulator, url: str) -> dict[str, Any]:
         raise TypeError(f"expected a StarshipitEmulator, got {type(emulator).__name__}")
     api_key, subscription_key = emulator.accounts()[0]
     return {
-        "starshipit": {"api_key": api_key, "subscription_key": subscription_key, "base_url": url}
+        "starshipit": {"api_key": api_key, "subscription_key": subscription_key, "base_url": url,
+                       "webhook_secret": SANDBOX_WEBHOOK_SECRET}
     }
+
+
+def connect_webhook(emulator: Emulator, endpoint: str) -> None:
+    """Point the first account's tracking webhook at ``endpoint`` (``shipsync sandbox
+    --serve``), with the secret key the sandbox config gives shipsync."""
+    if not isinstance(emulator, StarshipitEmulator):
+        raise TypeError(f"expected a StarshipitEmulator, got {type(emulator).__name__}")
+    emulator.set_webhook(emulator.accounts()[0][0], endpoint, SANDBOX_WEBHOOK_SECRET)

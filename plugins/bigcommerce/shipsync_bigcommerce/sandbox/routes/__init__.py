@@ -9,6 +9,7 @@ mixes in (``emulator._routes`` maps the paths to them):
 - ``store``: ``/v2/order_statuses``, ``/v2/store``, ``/v2/time`` and the v3
   units of measurement;
 - ``customs``: the v3 products' customs information;
+- ``hooks``: the v3 webhooks (``/v3/hooks``), and what changes send to them;
 - ``common``: ``RouteBase``, what every handler reads (the request's store,
   order and view, the clock), and parsing of query arguments and bodies.
 """

@@ -16,6 +16,7 @@ from shipsync.sandbox import HTTPError, Request, Response
 
 from ..formats import _utc
 from ..state import _Order, _Store, _View
+from ..webhooks import WebhookSender
 
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 50
@@ -26,6 +27,7 @@ class RouteBase:
 
     now: Callable[[], datetime]
     _stores: dict[str, _Store]
+    webhooks: WebhookSender  # callbacks of what changed (routes/hooks.py)
 
     def _now(self) -> datetime:
         # Whole seconds: what v2 dates can express, so a date read back filters exactly.

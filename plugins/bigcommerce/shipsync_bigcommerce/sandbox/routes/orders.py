@@ -14,6 +14,7 @@ from ..formats import parse_api_date
 from ..rendering import _order_json, _status_json
 from ..state import ADDRESS_FIELDS, ORDER_STATUSES, _Order, _Store
 from .common import RouteBase, _int_arg, _json_object, _page_of, _paging, _v2_list
+from .hooks import order_archived, order_changed
 
 # PUT /v2/orders/{id}: what the emulator lets a client change ...
 _ORDER_WRITABLE = ("status_id", "staff_notes", "customer_message", "external_order_id",
@@ -72,8 +73,10 @@ class OrderRoutes(RouteBase):
                 raise HTTPError(400, {"message": f"The field '{name}' cannot be written to. Please "
                                       "remove it from your request before trying again."})
         changes = _validated_order_changes(body)
+        before = order.status_id
         _apply_changes(order, changes)
         order.date_modified = self._now()
+        order_changed(self.webhooks, state, order, before)
         return Response(200, _order_json(state, order, self._view(request, state)))
 
     def _delete_order(self, request: Request) -> Response:
@@ -81,6 +84,7 @@ class OrderRoutes(RouteBase):
         order = self._request_order(request, state)
         order.is_deleted = True  # DELETE archives; the order stays readable by id
         order.date_modified = self._now()
+        order_archived(self.webhooks, state, order)
         return Response(204)
 
 

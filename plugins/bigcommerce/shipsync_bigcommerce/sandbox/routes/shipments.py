@@ -18,6 +18,7 @@ from ..formats import _dec
 from ..rendering import _shipment_json
 from ..state import _Address, _Line, _Order, _Shipment
 from .common import RouteBase, _json_object, _page_of, _paging, _text_field, _v2_list, _whole_number
+from .hooks import shipment_created
 
 _SHIPMENT_FIELDS = ("order_address_id", "items", "tracking_number", "tracking_link",
                     "merchant_shipping_cost", "shipping_method", "shipping_provider",
@@ -74,7 +75,9 @@ class ShipmentRoutes(RouteBase):
             comments=_text_field(body, "comments", 65535),
         )
         order.shipments.append(shipment)
+        before = order.status_id
         _after_shipment(order, now)
+        shipment_created(self.webhooks, state, order, shipment.id, before)
         return Response(201, _shipment_json(order, shipment))
 
 

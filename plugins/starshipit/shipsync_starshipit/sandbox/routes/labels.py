@@ -25,10 +25,13 @@ from ..envelope import _describe, _refusal, schema_errors
 from ..records import OrderRecords
 from ..rendering import _event, _label_answer, fake_label_pdf, ticks
 from ..state import SHIPPED_STATUSES, _Record
+from ..webhooks import TrackingWebhooks
 
 
 class LabelRoutes(OrderRecords):
     """POST ``/api/orders/shipment``; ``_print`` also serves the Python API's ``print_label``."""
+
+    tracking: TrackingWebhooks  # the tracking webhook sent when a label prints
 
     def _shipment(self, request: Request) -> Response:
         body = request.json()
@@ -121,6 +124,7 @@ class LabelRoutes(OrderRecords):
             now,
             _event(now, "Label", "Printed", f"Label printed with {carrier_name(chosen)}"),
         )
+        self.tracking.label_printed(self._accounts, order)
         return _label_answer(record)
 
 
