@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..contracts import WebhookRequest, WebhookResult
 from .metrics import CONTENT_TYPE
@@ -124,5 +125,18 @@ def create_app(service: Service) -> Starlette:
     ]
     if service.dashboard is not None:
         # The read-only status page, behind its own access rule (loopback or its token).
-        routes.append(Mount("/", app=service.dashboard))
+        routes.append(Mount("/", app=_reads_only(service.dashboard)))
     return Starlette(routes=routes)
+
+
+def _reads_only(app: ASGIApp) -> ASGIApp:
+    """Only GET and HEAD reach the status page: any other request to a path no webhook
+    route has gets the same bare 404 as an unknown webhook store (nothing told apart)."""
+
+    async def reads(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            await _not_found()(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return reads
