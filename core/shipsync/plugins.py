@@ -18,6 +18,7 @@ from . import defaults, hookspecs
 from .registry import (
     CommandSpec,
     ConfigSchema,
+    DiagnosticSpec,
     MapperSpec,
     Registry,
     SandboxSpec,
@@ -90,6 +91,7 @@ _REGISTRIES: dict[str, tuple[str, type, str]] = {
     "config_schemas": ("shipsync_config_schemas", ConfigSchema, "config section"),
     "sandboxes": ("shipsync_sandboxes", SandboxSpec, "sandbox"),
     "commands": ("shipsync_commands", CommandSpec, "command"),
+    "diagnostics": ("shipsync_diagnostics", DiagnosticSpec, "diagnostic"),
 }
 
 
@@ -146,6 +148,10 @@ class PluginHost:
     @cached_property
     def commands(self) -> Registry[CommandSpec]:
         return self._gather("commands")
+
+    @cached_property
+    def diagnostics(self) -> Registry[DiagnosticSpec]:
+        return self._gather("diagnostics")
 
     def check(self) -> None:
         """Gather every registry now, so that duplicates surface at start-up."""

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Literal, TypeVar
 
-from .contracts import CanonicalOrder, Context, Destination, ShipmentRecord, Sink, Source
+from .contracts import (
+    CanonicalOrder,
+    Context,
+    Destination,
+    Finding,
+    ShipmentRecord,
+    Sink,
+    Source,
+)
 
 if TYPE_CHECKING:
     from .sandbox import Emulator
@@ -19,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CommandSpec",
     "ConfigSchema",
+    "DiagnosticSpec",
     "DuplicateNameError",
     "MapperSpec",
     "Registry",
@@ -171,13 +180,35 @@ class SandboxSpec:
     data. ``config(emulator, url)`` returns the shipsync config sections that
     point at the running emulator. ``play_merchant(emulator, url, fraction,
     seed)``, when given, does what a merchant would do in that system between
-    two runs (print labels), over HTTP, and returns a summary dict.
+    two runs (print labels), over HTTP, and returns a summary dict. ``variants``
+    names each behaviour of the real API the emulator can take where the API's
+    documentation is silent, with its values, the most likely first (the
+    default); ``create(variants={name: value})`` chooses others.
     """
 
     name: str
     create: Callable[..., Emulator]
     config: Callable[[Emulator, str], dict[str, Any]]
     play_merchant: Callable[..., dict[str, Any]] | None = None
+    description: str = ""
+    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DiagnosticSpec:
+    """Read-only checks of what a source or sink assumes about its API (``shipsync doctor``).
+
+    ``kind`` is ``"source"`` or ``"sink"`` and ``target`` that source's or sink's
+    name; ``run(subject)`` gets the source of each configured store (or the sink)
+    as the engine builds it, reads what it needs, never writes, and yields a
+    ``Finding`` per assumption it checked: confirmed, contradicted (with what
+    shipsync does instead) or not observable yet.
+    """
+
+    name: str
+    kind: Literal["source", "sink"]
+    target: str
+    run: Callable[[Any], Iterable[Finding]]
     description: str = ""
 
 

@@ -66,6 +66,7 @@ class FakeSource:
     lose_shipment_answers: int = 0  # create_shipment applies, then the answer is lost
     capabilities: SourceCapabilities = SourceCapabilities(shipped_status=SHIPPED)
     calls: int = 0
+    on_read: Any = None  # called as orders are read (a test's observer)
 
     @property
     def requests_made(self) -> int:
@@ -81,6 +82,8 @@ class FakeSource:
     def orders_to_import(self, *, created_since: datetime,
                          modified_since: datetime | None) -> Iterator[list[OrderResult]]:
         self.calls += 1
+        if self.on_read:
+            self.on_read()
         yield [self._result(i) for i, o in sorted(self.orders.items())
                if o["status_id"] in IMPORT_STATUSES
                and datetime.fromisoformat(o["date_created"]) >= created_since
@@ -150,9 +153,11 @@ class FakeSink:
     printed: dict[str, ShipmentRecord] = field(default_factory=dict)
     lose_create_answers: int = 0  # create_orders applies, then the answer is lost
     unreachable_lookups: bool = False  # find_order fails (the lookup of a lost answer)
+    partial_lists: bool = False  # shipped_since shows the first parcel only (complete: false)
     capabilities: SinkCapabilities = SinkCapabilities(batch_size=2, pickup_carrier="Collect")
     creates: int = 0
     calls: int = 0
+    whole_reads: list[str] = field(default_factory=list)  # shipment() calls, by number
 
     @property
     def requests_made(self) -> int:
@@ -216,11 +221,16 @@ class FakeSink:
 
     def shipped_since(self, since: datetime) -> Iterator[list[ShipmentRecord]]:
         self.calls += 1
-        yield [record for record in self.printed.values()
-               if datetime.fromisoformat(record["updated"]) >= since]
+        records = [record for record in self.printed.values()
+                   if datetime.fromisoformat(record["updated"]) >= since]
+        if self.partial_lists:
+            records = [{**record, "tracking_numbers": record["tracking_numbers"][:1],
+                        "complete": False} for record in records]
+        yield records
 
     def shipment(self, order_number: str) -> ShipmentRecord | None:
         self.calls += 1
+        self.whole_reads.append(order_number)
         return self.printed.get(order_number)
 
     def close(self) -> None:

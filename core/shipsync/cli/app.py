@@ -21,7 +21,7 @@ import typer
 from ..config import find_config_path
 from ..output import err_console
 from ..plugins import PluginHost
-from . import config, explain, plugins, sandbox_command, sync
+from . import config, doctor, explain, plugins, sandbox_command, sync
 from .invocation import EXIT_USAGE, Invocation
 
 __all__ = ["create_app", "main"]
@@ -66,6 +66,7 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
     config.register(app)
     sync.register(app)
     explain.register(app)
+    doctor.register(app)
     sandbox_command.register(app)
 
     reserved = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}

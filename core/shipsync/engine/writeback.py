@@ -73,7 +73,8 @@ class Writeback:
         if rows:
             self.write_back(rows)
         if not ctx.dry and newest is not None:
-            ctx.state.set_bookmark(key, newest.isoformat())
+            # Never ahead of now: a sink stamp misread into the future must not skip labels.
+            ctx.state.set_bookmark(key, min(newest, now_utc()).isoformat())
 
     def write_back_shipment(self, shipment: ShipmentRecord) -> bool:
         """Write back one printed sink order; False when it is not one to write back."""
@@ -107,8 +108,10 @@ class Writeback:
         """Write back a chunk of shipments: their orders' state in few calls, orders at once."""
         ctx = self.ctx
         by_order: dict[str, list[_Row]] = {}
-        for shipment, link in rows:
+        for shipment, link in self.completed(list(rows)):
             by_order.setdefault(link.order_id, []).append((shipment, link))
+        if not by_order:
+            return
         current = ctx.source.current_orders(list(by_order))
 
         def one(order_id: str) -> None:
@@ -132,6 +135,60 @@ class Writeback:
         for error in errors:
             if error is not None:
                 raise error
+
+    def completed(self, rows: list[_Row]) -> list[_Row]:
+        """The rows, each incomplete record (``complete`` False) read whole from the sink.
+
+        A list may show one parcel of a label only: every parcel's tracking number
+        comes from the sink's own record of the order, one call per such order. One
+        that cannot be read now stays ``printed`` and is tried again next run.
+        """
+        ctx = self.ctx
+        partial = [(shipment, link) for shipment, link in rows
+                   if shipment.get("complete") is False]
+        if not partial:
+            return rows
+
+        def whole(row: _Row) -> ShipmentRecord | Exception | None:
+            ctx.check_stop()
+            try:
+                return ctx.sink.shipment(row[1].order_number)
+            except Exception as exc:  # noqa: BLE001 - this order's failure, not the run's
+                return exc
+
+        workers = max(1, min(ctx.concurrency, len(partial)))
+        if workers <= 1:
+            found = [whole(row) for row in partial]
+        else:
+            with ThreadPoolExecutor(max_workers=workers,
+                                    thread_name_prefix="writeback-read") as pool:
+                found = list(pool.map(whole, partial))
+        replaced: dict[int, _Row | None] = {}
+        for (shipment, link), record in zip(partial, found, strict=True):
+            if isinstance(record, Exception) or record is None:
+                why = (f"its record could not be read ({record})" if record is not None
+                       else "the sink no longer shows it printed")
+                ctx.fail(link.order_id, f"{link.order_number}: not written back yet: {why}; "
+                         "tried again next run", quarantine=False)
+                replaced[id(shipment)] = None
+                continue
+            merged = _merged(shipment, record)
+            problems = records.errors_of("shipment.json", merged)
+            if problems:
+                ctx.fail(link.order_id, f"{link.order_number}: invalid shipment record: "
+                         + "; ".join(map(str, problems[:5])), merged, quarantine=False)
+                replaced[id(shipment)] = None
+                continue
+            if not ctx.dry:
+                ctx.relink(link, "printed", detail=json.dumps(merged))
+            replaced[id(shipment)] = (merged, link)
+        out: list[_Row] = []
+        for shipment, link in rows:
+            if id(shipment) not in replaced:
+                out.append((shipment, link))
+            elif (row := replaced[id(shipment)]) is not None:
+                out.append(row)
+        return out
 
     def write_back_order(self, order_id: str, items: list[_Row],
                          result: OrderResult | None) -> None:
@@ -284,6 +341,15 @@ class Writeback:
                      f"{outcome.error or outcome.in_doubt}", quarantine=False)
             return False
         return True
+
+
+def _merged(partial: ShipmentRecord, whole: ShipmentRecord) -> ShipmentRecord:
+    """The whole record, keeping the list's bookmark time and what the whole one lacks."""
+    merged: ShipmentRecord = {**partial, **whole}
+    if partial.get("updated"):
+        merged["updated"] = partial["updated"]
+    merged.pop("complete", None)
+    return merged
 
 
 def _later(newest: datetime | None, shipment: ShipmentRecord) -> datetime | None:
