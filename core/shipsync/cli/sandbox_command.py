@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -11,7 +12,7 @@ from ..output import console
 from .invocation import Invocation
 from .sync import stop_on_signals
 
-__all__ = ["SANDBOX_HEADER", "register"]
+__all__ = ["SANDBOX_HEADER", "print_variants", "register", "variants_of"]
 
 SANDBOX_HEADER = "Written by `shipsync sandbox`: points shipsync at the local emulators."
 
@@ -26,10 +27,21 @@ def register(app: typer.Typer) -> None:
                 write_config: Path = typer.Option(Path("shipsync.sandbox.toml"), "--write-config",
                                                   help="Where to write the config pointing at "
                                                   "the sandboxes."),
-                force: bool = typer.Option(False, "--force", help="Overwrite the config file.")
+                force: bool = typer.Option(False, "--force", help="Overwrite the config file."),
+                variant: Optional[list[str]] = typer.Option(
+                    None, "--variant", metavar="SANDBOX.NAME=VALUE",
+                    help="How an emulated API behaves where its documentation is silent "
+                         "(repeatable; --list-variants shows them)."),
+                list_variants: bool = typer.Option(False, "--list-variants",
+                                                   help="List every sandbox's variants and "
+                                                        "exit.")
                 ) -> None:
         """Serve the API emulators on loopback and write a config pointing at them."""
         invocation: Invocation = ctx.obj
+        if list_variants:
+            print_variants(invocation)
+            return
+        chosen = variants_of(invocation, variant or [])
         if not 10 <= orders <= 100_000:
             invocation.fail("--orders must be between 10 and 100000")
         if write_config.exists() and not force:
@@ -40,7 +52,8 @@ def register(app: typer.Typer) -> None:
         from ..sandboxes import SandboxSet
 
         with stop_on_signals() as stop:
-            sandboxes = SandboxSet(invocation.host, port=port, orders=orders, seed=seed).start()
+            sandboxes = SandboxSet(invocation.host, port=port, orders=orders, seed=seed,
+                                   variants=chosen).start()
             try:
                 state_path = write_config.parent / "shipsync-sandbox.db"
                 raw = sandboxes.config(state_path=state_path)
@@ -56,3 +69,23 @@ def register(app: typer.Typer) -> None:
                     pass
             finally:
                 sandboxes.stop()
+
+
+def variants_of(invocation: Invocation, texts: list[str]) -> dict[str, dict[str, str]]:
+    """``--variant`` values as ``{sandbox: {name: value}}``, or exit 2 saying what is wrong."""
+    from ..sandboxes import parse_variants
+
+    try:
+        return parse_variants(invocation.host, texts)
+    except ValueError as exc:
+        invocation.fail(str(exc))
+
+
+def print_variants(invocation: Invocation) -> None:
+    """Every sandbox's variants, the default (the most likely behaviour) first."""
+    out = console()
+    for name in sorted(invocation.host.sandboxes):
+        for variant, values in sorted(invocation.host.sandboxes[name].variants.items()):
+            others = ", ".join(values[1:])
+            out.print(f"{name}.{variant}: {values[0]} (default)"
+                      + (f"; also {others}" if others else ""), markup=False)

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shipsync.sandbox import FixedWindowLimiter, HTTPError, Request, Response
 
+from ..variants import ACCOUNT_ZONE, choose
 from .envelope import StarshipitRefusal, _describe, _refusal_text, schema_errors
 from .gateway import Gateway
 from .rendering import shipped_row
 from .routes.labels import LabelRoutes, _total_weight
 from .routes.listings import ListingRoutes
+from .routes.manifests import ManifestRoutes
 from .routes.order_import import ImportRoutes
 from .routes.orders import OrderRoutes
 from .routes.tracking import TrackingRoutes
@@ -28,12 +31,14 @@ from .state import SHIPPED_STATUSES, UNSHIPPED_STATUSES, _Account
 
 
 class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, TrackingRoutes,
-                         Gateway):
+                         ManifestRoutes, Gateway):
     """Starshipit accounts with their orders, behind the API's HTTP interface.
 
     ``rate_limit`` is (requests, seconds) per subscription key, None for no limit.
     Set ``emulator.now`` to a function returning a datetime to control the clock
     that stamps ``last_updated`` and the default 24-hour listing window.
+    ``variants`` chooses how the API behaves where its documentation is silent
+    (``shipsync_starshipit.variants``; the most likely behaviour by default).
     """
 
     name = "starshipit"
@@ -44,8 +49,11 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
         rate_limit: tuple[int, float] | None = (2, 1.0),
         fault_seed: int = 0,
         now: Callable[[], datetime] | None = None,
+        variants: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(fault_seed=fault_seed)
+        self.variants = choose(variants)
+        self.zone: tzinfo | None = _account_zone() if self.variants["dates"] == "local" else None
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.rate_limit = rate_limit
         self._limiter = FixedWindowLimiter(*rate_limit) if rate_limit else None
@@ -61,7 +69,9 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
             ("DELETE", "/api/orders/delete", self._delete),
             ("GET", "/api/orders/unshipped", self._list_unshipped),
             ("GET", "/api/orders/shipped", self._list_shipped),
+            ("GET", "/api/orders/shipments", self._list_shipments),
             ("POST", "/api/orders/shipment", self._shipment),
+            ("POST", "/api/orders/manifest", self._manifest),
             ("GET", "/api/track", self._track),
         ):
             self.router.add(method, pattern, handler)
@@ -109,14 +119,26 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
         return [o for o in self.orders(api_key) if o["status"] in UNSHIPPED_STATUSES]
 
     def shipped(self, api_key: str) -> list[dict[str, Any]]:
-        """ShippedOrder rows of printed orders, regardless of when they changed, by order id."""
+        """ShippedOrder rows of printed orders, regardless of when they changed or whether
+        ``/api/orders/shipped`` lists them yet (the listing variant), by order id."""
         with self.lock:
             account = self._python_account(api_key)
             return [
-                shipped_row(account.orders[i])
+                shipped_row(account.orders[i], self.variants["shipped_rows"] == "packages",
+                            self.zone)
                 for i in sorted(account.orders)
                 if account.orders[i].order["status"] in SHIPPED_STATUSES
             ]
+
+    def manifest(self, api_key: str, order_numbers: Sequence[str]) -> dict[str, Any]:
+        """Manifest printed orders as ``POST /api/orders/manifest`` would; returns its answer."""
+        with self.lock:
+            account = self._python_account(api_key)
+            try:
+                records = [self._find(account, order_number=n) for n in order_numbers]
+                return self._manifest_records(account, records)
+            except HTTPError as exc:
+                raise StarshipitRefusal(_refusal_text(exc)) from None
 
     def print_label(
         self, api_key: str, order_number: str, carrier: str | None = None, packages: int = 1
@@ -137,9 +159,22 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
             except HTTPError as exc:
                 raise StarshipitRefusal(_refusal_text(exc)) from None
 
+    def touch(self, api_key: str, order_number: str) -> None:
+        """Record a tracking update from the courier: the order's ``last_updated`` moves."""
+        with self.lock:
+            account = self._python_account(api_key)
+            self._tracking_update(self._find(account, order_number=order_number))
+
     # -- Emulator hooks (the gateway's are in gateway.Gateway) ------------------
     def admin(self, action: str, request: Request) -> Response | None:
         if action == "orders" and request.method == "GET":
             with self.lock:
                 return Response(200, {key: self.orders(key) for key in self._accounts})
         return None
+
+
+def _account_zone() -> tzinfo:
+    try:
+        return ZoneInfo(ACCOUNT_ZONE)
+    except ZoneInfoNotFoundError:  # no time zone database (install tzdata): standard time
+        return timezone(timedelta(hours=10), "AEST")

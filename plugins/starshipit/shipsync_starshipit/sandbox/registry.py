@@ -6,6 +6,7 @@ through the ``shipsync_sandboxes`` hook, with ``merchant.play_merchant``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shipsync.sandbox import Emulator
@@ -17,10 +18,17 @@ SANDBOX_SUBSCRIPTION_KEY = "sandbox-subscription-key"
 
 
 def create_sandbox(
-    seed: int = 0, rate_limit: tuple[int, float] | None = (2, 1.0), **_: Any
+    seed: int = 0,
+    rate_limit: tuple[int, float] | None = (2, 1.0),
+    variants: Mapping[str, str] | None = None,
+    **_: Any,
 ) -> StarshipitEmulator:
-    """An emulator with one empty account: orders arrive from shipsync's own sync."""
-    emulator = StarshipitEmulator(rate_limit=rate_limit, fault_seed=seed)
+    """An emulator with one empty account: orders arrive from shipsync's own sync.
+
+    ``variants`` chooses how the API behaves where its documentation is silent
+    (``shipsync_starshipit.variants.VARIANTS``; unnamed ones take the most likely value).
+    """
+    emulator = StarshipitEmulator(rate_limit=rate_limit, fault_seed=seed, variants=variants)
     emulator.add_account(SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY)
     return emulator
 
