@@ -147,6 +147,10 @@ class BigCommerceClient:
     def shipments(self, order_id: str | int) -> list[dict[str, Any]]:
         return self._pages(f"orders/{order_id}/shipments")
 
+    def shipping_addresses(self, order_id: str | int) -> list[dict[str, Any]]:
+        """The order's shipping addresses: their ``id`` is the ``order_address_id``."""
+        return self._pages(f"orders/{order_id}/shipping_addresses")
+
     def store(self) -> dict[str, Any]:
         return self.v2.request("GET", "store").json()
 

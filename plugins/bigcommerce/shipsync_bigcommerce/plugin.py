@@ -5,6 +5,7 @@ from __future__ import annotations
 from shipsync import (
     CommandSpec,
     ConfigSchema,
+    DiagnosticSpec,
     SandboxSpec,
     SourceSpec,
     StatusPolicySpec,
@@ -12,9 +13,10 @@ from shipsync import (
     lazy,
 )
 
-from . import settings, status
+from . import diagnostics, settings, status
 from .carriers import shipsync_tracking_carrier  # noqa: F401 - a hook implementation
 from .source import BigCommerceSource
+from .variants import VARIANTS
 
 
 @hookimpl
@@ -44,6 +46,7 @@ def shipsync_sandboxes() -> list[SandboxSpec]:
         config=lazy("shipsync_bigcommerce.sandbox:sandbox_config"),
         description="BigCommerce stores (v2 orders, shipments, statuses, store; v3 units and "
                     "customs) with seeded orders, rate limits and fault injection.",
+        variants=VARIANTS,
     )]
 
 
@@ -51,3 +54,8 @@ def shipsync_sandboxes() -> list[SandboxSpec]:
 def shipsync_commands() -> list[CommandSpec]:
     return [CommandSpec(name="statuses", command=status.statuses_command,
                         help="The BigCommerce order status codes.")]
+
+
+@hookimpl
+def shipsync_diagnostics() -> list[DiagnosticSpec]:
+    return list(diagnostics.DIAGNOSTICS)

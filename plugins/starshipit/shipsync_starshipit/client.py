@@ -1,24 +1,35 @@
-"""The Starshipit REST client: orders in, shipped orders out.
+"""The Starshipit REST client: orders in, shipped orders and printed labels out.
 
 Every answer comes in the envelope ``{success, errors: [{message, details}],
-order | orders}``; gateway errors (bad key, rate limit) come as
+order | orders}``; gateway errors (bad key, rate limit, a wrong path) come as
 ``{statusCode, message}``. Both become ``ApiError`` with a readable message.
+
+Where the API's documentation is silent (``shipsync_starshipit.variants``), the
+client takes every plausible answer: a lookup that finds nothing is ``200`` or
+``404`` with the envelope; an order's items and packages are asked for with
+``include`` (harmless where they always come); the lists of changes are read
+through ``shipsync.pagination.paginate_changes``, oldest or newest first, with
+rows moving while they are read.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
 from shipsync.config import Secret
 from shipsync.http import ApiError, HttpClient, RateBudget
-from shipsync.pagination import Page, PageNumbers, paginate
+from shipsync.pagination import Page, paginate_changes
+
+from .mapping import parse_time
 
 __all__ = ["StarshipitClient", "IMPORT_LIMIT", "PAGE_LIMIT", "envelope_errors"]
 
 IMPORT_LIMIT = 50  # orders per POST /api/orders/import
-PAGE_LIMIT = 250  # rows per page of /api/orders/shipped
+PAGE_LIMIT = 250  # rows per page of the lists (the most Starshipit returns)
 PACING = 0.95  # share of the configured rate_limit actually sent (see StarshipitClient)
+#: ``include`` values of an order lookup: the key repeated, as the API reads it.
+ORDER_INCLUDE = ("Items", "Packages")
 
 
 def envelope_errors(body: Any) -> str:
@@ -42,7 +53,7 @@ def _reveal(value: Secret | str) -> str:
 class StarshipitClient:
     def __init__(self, base_url: str, api_key: Secret | str, subscription_key: Secret | str, *,
                  rate_limit: float = 2.0, timeout: float = 30.0, max_retries: int = 6,
-                 budget: RateBudget | None = None) -> None:
+                 budget: RateBudget | None = None, page_size: int = PAGE_LIMIT) -> None:
         headers = {
             "StarShipIT-Api-Key": _reveal(api_key),
             "Ocp-Apim-Subscription-Key": _reveal(subscription_key),
@@ -55,6 +66,9 @@ class StarshipitClient:
         budget = budget or RateBudget(rate=rate_limit * PACING, burst=1.0)
         self.http = HttpClient(base_url, headers, timeout=timeout, budget=budget, name="starshipit")
         self.http.retry.max_retries = max_retries
+        if not 1 <= page_size <= PAGE_LIMIT:
+            raise ValueError(f"page_size must be between 1 and {PAGE_LIMIT}, not {page_size}")
+        self.page_size = page_size
 
     @property
     def requests_made(self) -> int:
@@ -84,15 +98,26 @@ class StarshipitClient:
                 return exc.body  # a business error: per-order results are in the envelope
             raise
 
-    def find_order(self, order_number: str) -> dict[str, Any] | None:
-        body = self._call("GET", "api/orders", params={"order_number": order_number})
+    def _lookup(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """``GET /api/orders`` by id or number, items and packages included; None: no such
+        order (``200`` or ``404`` with ``success: false``: both are seen)."""
+        try:
+            body = self._call("GET", "api/orders",
+                              params={**params, "include": list(ORDER_INCLUDE)})
+        except ApiError as exc:
+            # A 404 in the envelope is the API saying "no such order"; the gateway's own
+            # 404 ({statusCode, message}: a wrong path or base URL) is an error.
+            if exc.status == 404 and isinstance(exc.body, dict) and "success" in exc.body:
+                return None
+            raise
         order = body.get("order")
         return order if body.get("success") and isinstance(order, dict) else None
 
+    def find_order(self, order_number: str) -> dict[str, Any] | None:
+        return self._lookup({"order_number": order_number})
+
     def get_order(self, order_id: str | int) -> dict[str, Any] | None:
-        body = self._call("GET", "api/orders", params={"order_id": order_id})
-        order = body.get("order")
-        return order if body.get("success") and isinstance(order, dict) else None
+        return self._lookup({"order_id": order_id})
 
     def update_order(self, order: dict[str, Any]) -> dict[str, Any]:
         # The same update sent twice leaves the same order: safe to retry.
@@ -103,21 +128,85 @@ class StarshipitClient:
         return body.get("order") or {}
 
     def delete_order(self, order_id: str | int) -> dict[str, Any]:
-        return self._call("DELETE", "api/orders/delete", params={"order_id": order_id},
-                          idempotent=True)
+        try:
+            return self._call("DELETE", "api/orders/delete", params={"order_id": order_id},
+                              idempotent=True)
+        except ApiError as exc:
+            if exc.status == 404 and isinstance(exc.body, dict) and "success" in exc.body:
+                return exc.body  # no such order: the envelope says so
+            raise
 
     def shipped(self, since: datetime) -> Iterator[list[dict[str, Any]]]:
-        """Shipped (printed) orders updated since ``since``, 250 per call."""
-        stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        """``GET /api/orders/shipped``: rows updated since ``since``, a page at a time.
 
-        def fetch(page: int) -> Page[dict[str, Any]]:
-            body = self._call("GET", "api/orders/shipped", params={
-                "since_last_updated": stamp, "limit": PAGE_LIMIT, "page": page})
-            if not body.get("success", True):
-                raise ApiError(f"starshipit: shipped orders: {envelope_errors(body)}", body=body)
-            total = body.get("total_pages")
-            return Page(list(body.get("orders") or []),
-                        int(total) if isinstance(total, int) else None)
+        A row does not show the time the list is sorted by (its last update), so
+        the list is read by page numbers, then its first pages again for rows that
+        moved there while it was read.
+        """
+        def fetch(moment: str, page: int) -> Page[dict[str, Any]]:
+            return self._page("api/orders/shipped", {"since_last_updated": moment,
+                                                     "limit": self.page_size, "page": page})
 
-        yield from paginate(fetch, PageNumbers(PAGE_LIMIT, key=lambda row: row.get("order_id")),
-                            name="starshipit GET /api/orders/shipped")
+        yield from paginate_changes(fetch, since=since_text(since), limit=self.page_size,
+                                    key=lambda row: row.get("order_id"),
+                                    name="starshipit GET /api/orders/shipped")
+
+    def shipments(self, since: datetime, status: str = "recently_printed"
+                  ) -> Iterator[list[dict[str, Any]]]:
+        """``GET /api/orders/shipments``: labels printed since ``since``, each with every
+        parcel's tracking number, a page at a time (a keyset on the print time when the
+        list comes oldest first)."""
+        def fetch(moment: str, page: int) -> Page[dict[str, Any]]:
+            return self._page("api/orders/shipments", {
+                "status": status, "since_created_date": moment, "limit": self.page_size,
+                "page": page})
+
+        yield from paginate_changes(fetch, since=since_text(since), limit=self.page_size,
+                                    key=lambda row: row.get("order_id"),
+                                    changed=lambda row: parse_time(row.get("date")),
+                                    since_of=lambda row: since_text_of(row.get("date")),
+                                    name="starshipit GET /api/orders/shipments")
+
+    def _page(self, path: str, params: dict[str, Any]) -> Page[dict[str, Any]]:
+        body = self._call("GET", path, params=params)
+        if not body.get("success", True):
+            raise ApiError(f"starshipit: GET /{path}: {envelope_errors(body)}", body=body)
+        total = body.get("total_pages")
+        return Page([row for row in body.get("orders") or [] if isinstance(row, dict)],
+                    int(total) if isinstance(total, int) else None)
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> tuple[int, dict[str, Any],
+                                                                            dict[str, str]]:
+        """One read for ``shipsync doctor``: (status, body, headers), whatever the status."""
+        try:
+            response = self.http.request("GET", path, params=params, ok=(200, 201))
+        except ApiError as exc:
+            body = exc.body if isinstance(exc.body, dict) else {"body": exc.body}
+            return exc.status or 0, body, {}
+        body = response.json() if response.content else {}
+        return (response.status_code, body if isinstance(body, dict) else {"body": body},
+                dict(response.headers))
+
+
+def since_text(moment: datetime) -> str:
+    """A ``since_*`` value from our own time: UTC to the second, floored (inclusive filters)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def since_text_of(stamp: Any) -> str:
+    """A ``since_*`` value that starts a read at a row stamped ``stamp``, in the stamp's own
+    notation (UTC with Z, or the account's wall time without an offset), to the
+    microsecond (the stamp's 7th digit cut) and one microsecond earlier: never after it."""
+    moment = parse_time(stamp)
+    if moment is None:
+        raise ValueError(f"not a Starshipit time: {stamp!r}")
+    earlier = moment - timedelta(microseconds=1)
+    text = earlier.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text + "Z" if has_offset(stamp) else text
+
+
+def has_offset(stamp: Any) -> bool:
+    """Whether a Starshipit time says its zone (``Z`` or ``+hh:mm``); many do not."""
+    text = str(stamp or "").strip()
+    return text.upper().endswith("Z") or bool(len(text) > 19 and text[-6] in "+-"
+                                               and text[-3] == ":")

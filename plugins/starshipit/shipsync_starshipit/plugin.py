@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from shipsync import ConfigSchema, SandboxSpec, SinkSpec, hookimpl, lazy
+from shipsync import ConfigSchema, DiagnosticSpec, SandboxSpec, SinkSpec, hookimpl, lazy
 
-from . import settings
+from . import diagnostics, settings
 from .sink import StarshipitSink
+from .variants import VARIANTS
 
 
 @hookimpl
@@ -31,4 +32,10 @@ def shipsync_sandboxes() -> list[SandboxSpec]:
             "Starshipit API emulator: orders, import, labels (AusPost, StarTrack, Pickup In "
             "Store), shipped readback and tracking, with 2 requests/s per subscription key."
         ),
+        variants=VARIANTS,
     )]
+
+
+@hookimpl
+def shipsync_diagnostics() -> list[DiagnosticSpec]:
+    return list(diagnostics.DIAGNOSTICS)
