@@ -198,6 +198,40 @@ def test_schema_is_draft_2020_12_with_its_id_and_a_source_tag(name: str) -> None
     )
 
 
+def _fields(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every property of a schema, nested ones too, with its path."""
+    if not isinstance(node, dict):
+        return
+    for name, field in (node.get("properties") or {}).items():
+        if isinstance(field, dict):
+            yield f"{path}.{name}", field
+            yield from _fields(field, f"{path}.{name}")
+    if isinstance(node.get("items"), dict):
+        yield from _fields(node["items"], f"{path}[]")
+    for key in ("allOf", "anyOf", "oneOf"):
+        for part in node.get(key) or []:
+            yield from _fields(part, path)
+    for name, part in (node.get("$defs") or {}).items():
+        yield from _fields(part, f"{path}${name}")
+
+
+@pytest.mark.parametrize("name", SCHEMA_FILES)
+def test_every_field_cites_its_source_and_the_schema_says_it_is_not_official(
+        name: str) -> None:
+    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    assert "Derived from documentation, not an official schema" in schema["description"]
+    untagged = [path for path, field in _fields(schema)
+                if not any(tag in field.get("description", "") for tag in SOURCE_TAGS)
+                and "(no source: emulator only)" not in field.get("description", "")]
+    assert untagged == [], f"{name}: fields citing no source: {untagged}"
+
+
+def test_the_schemas_folder_says_they_are_derived_not_official() -> None:
+    readme = (SCHEMA_DIR / "README.md").read_text(encoding="utf-8")
+    assert "derived from documentation, not official" in readme
+    assert all(tag in readme for tag in SOURCE_TAGS)
+
+
 def test_every_response_schema_has_a_file() -> None:
     assert {f"{name}.json" for name in RESPONSE_SCHEMAS} <= set(SCHEMA_FILES)
 

@@ -96,10 +96,12 @@ def test_the_sync_cycle_ends_in_the_same_result(sandboxes: SandboxSet, tmp_path:
                              products=[{"name": "Rug"}])
     plain = [bc.add_order("main", shipping_addresses=[_address(name)],
                           products=[{"name": f"Item {name}"}]) for name in ("Fay", "Gus", "Hal")]
+    removed = bc.add_order("main", shipping_addresses=[_address("Kim")],
+                           products=[{"name": "Sofa"}])
 
     imported = cycle.run()
 
-    assert imported["imported"] == 9  # one per address, the pickup among them
+    assert imported["imported"] == 10  # one per address, the pickup among them
     orders = {o["order_number"]: o for o in cycle.ss.orders(API_KEY)}
     assert orders[str(parcels["id"])]["currency"] == "AUD"  # the currency paid in
     [mug] = [i for i in orders[str(parcels["id"])]["items"] if i["description"] == "Mug"]
@@ -108,10 +110,19 @@ def test_the_sync_cycle_ends_in_the_same_result(sandboxes: SandboxSet, tmp_path:
     assert orders[str(pickup["id"])]["carrier"] == "PickupInStore"
     assert orders[str(pickup["id"])]["destination"]["country"] == "Australia"
 
-    bc.update_order("main", changed["id"], shipping_address={"street_1": "99 New Rd"})
+    line = changed["consignments"]["shipping"][0]["line_items"][0]["id"]
+    bc.update_order("main", changed["id"], shipping_address={"street_1": "99 New Rd"},
+                    quantities={line: 3})
     bc.update_order("main", cancelled["id"], status_id=5)
+    cycle.ss.delete_order(API_KEY, str(removed["id"]))  # the merchant, by hand
+    bc.update_order("main", removed["id"], shipping_address={"street_1": "7 Other St"})
     second = cycle.run()
     assert (second["updated"], second["deleted"]) == (1, 1)
+    assert second["skipped_reasons"] == {"removed from starshipit by hand (not sent again)": 1}
+    updated = cycle.ss.get_order(API_KEY, str(changed["id"]))
+    assert updated["destination"]["street"] == "99 New Rd"
+    assert [(i["description"], i["quantity"]) for i in updated["items"]] == [("Vase", 3)]
+    assert cycle.ss.get_order(API_KEY, str(cancelled["id"])) is None
 
     numbers = cycle.print_label(str(parcels["id"]), packages=3)
     for number in (f"{two['id']}-1", f"{two['id']}-2", str(pickup["id"]), str(changed["id"]),
@@ -216,3 +227,109 @@ def test_doctor_reports_the_variant_it_sees(sandboxes: SandboxSet, tmp_path: Pat
     # Recorded in the state file, where the plugins read it on the next run.
     table = cycle.cli("doctor", "--store", "main")
     assert table.code == 0 and "shipped-rows-flat" in table.stdout
+
+
+# -- what runs and the doctor leave in the state file ---------------------------------------
+
+def _assumptions(tmp_path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    from shipsync.state import SQLiteStateStore
+
+    state = SQLiteStateStore(tmp_path / "state.db")
+    try:
+        return {(row["subject"], row["name"]): row for row in state.assumptions()}
+    finally:
+        state.close()
+
+
+@pytest.mark.parametrize("sandbox_variants", [{}], ids=["likely"])
+def test_a_run_records_what_it_saw_of_the_apis(sandboxes: SandboxSet, tmp_path: Path) -> None:
+    cycle = Cycle(sandboxes, tmp_path)
+    order = cycle.bc.add_order("main", shipping_addresses=[_address("Ana")],
+                               products=[{"name": "Tea"}])
+    cycle.run()
+    cycle.print_label(str(order["id"]), packages=2)
+    cycle.ss.manifest(API_KEY, [str(order["id"])])  # so that /shipped lists it
+    cycle.run()
+
+    seen = _assumptions(tmp_path)
+    assert seen[("starshipit", "shipped-rows-flat")]["status"] == "confirmed"
+    assert seen[("starshipit", "dates-utc")]["status"] == "contradicted"
+    assert seen[("bigcommerce:main", "consignment-id-is-order-address-id")]["status"] == \
+        "contradicted"
+    assert {row["checked_by"] for row in seen.values()} == {"run"}
+
+
+@pytest.mark.parametrize("sandbox_variants", [
+    {"starshipit": {"shipped_listing": "print", "shipped_rows": "packages"}},
+    {}], ids=["print-and-packages", "likely"])
+def test_what_the_doctor_confirmed_lets_the_sink_read_one_list_and_a_contradiction_two(
+        sandboxes: SandboxSet, tmp_path: Path,
+        sandbox_variants: dict[str, dict[str, str]]) -> None:
+    cycle = Cycle(sandboxes, tmp_path)
+    orders = [cycle.bc.add_order("main", shipping_addresses=[_address(name)],
+                                 products=[{"name": "Tea"}]) for name in ("Ana", "Ben")]
+    cycle.run()
+    cycle.print_label(str(orders[0]["id"]), packages=2)  # printed, waiting for a manifest
+    assert cycle.cli("doctor").code == 0
+    numbers = cycle.print_label(str(orders[1]["id"]), packages=3)
+    cycle.ss.log.clear()
+
+    report = cycle.run()
+
+    assert report["written_back"] == 2
+    [shipment] = cycle.bc.shipments("main", orders[1]["id"])
+    assert shipment["tracking_number"] == numbers[0]
+    assert all(number in shipment["comments"] for number in numbers[1:])
+    lists = {e.route for e in cycle.ss.log.entries if e.route.startswith("GET /api/orders/sh")}
+    if sandbox_variants:  # confirmed: rows carry every parcel and /shipped lists at print
+        assert lists == {"GET /api/orders/shipped"}
+    else:  # contradicted: the printed labels are read too
+        assert lists == {"GET /api/orders/shipped", "GET /api/orders/shipments"}
+
+
+@pytest.mark.parametrize("sandbox_variants", [{}], ids=["likely"])
+def test_lines_that_name_no_address_are_shipped_to_the_address_the_order_lists(
+        sandboxes: SandboxSet, tmp_path: Path) -> None:
+    cycle = Cycle(sandboxes, tmp_path)
+    order = cycle.bc.add_order("main", shipping_addresses=[_address("Ana"), _address("Ben")],
+                               products=[{"name": "Cup", "address_index": 0},
+                                         {"name": "Pot", "address_index": 1}])
+    # The spec's own text: order_address_id "0 for items not fulfilled by a pickup method".
+    cycle.bc.corrupt_order("main", order["id"], {
+        ("consignments", "shipping", index, "line_items", 0, "order_address_id"): 0
+        for index in (0, 1)})
+    cycle.run()
+    cycle.print_label(f"{order['id']}-1")
+    cycle.print_label(f"{order['id']}-2")
+
+    cycle.run()
+
+    shipped = {s["order_address_id"]: s["items"][0]["order_product_id"]
+               for s in cycle.bc.shipments("main", order["id"])}
+    lines = {line["order_address_id"]: line["id"] for line in
+             cycle.bc.products("main", order["id"])}
+    assert shipped == lines  # each address got its own line's shipment
+
+
+# -- the sandbox option ------------------------------------------------------------------
+
+def test_run_sandbox_takes_variants_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    listed = run_cli(["sandbox", "--list-variants"], cwd=tmp_path)
+    assert listed.code == 0
+    assert "starshipit.shipped_listing: manifest (default); also print" in listed.stdout
+    assert "bigcommerce.consignment_ids: own (default); also address" in listed.stdout
+
+    result = run_cli(["run", "bigcommerce", "--sandbox", "--json", "--sandbox-orders", "20",
+                      "--variant", "starshipit.dates=utc",
+                      "--variant", "bigcommerce.currencies=same"], cwd=tmp_path)
+    assert result.code in (0, 1), result.stderr
+    [report] = result.json()["stores"]
+    assert report["imported"] > 0 and report["written_back"] + report["awaiting_pickup"] > 0
+
+    wrong = run_cli(["run", "bigcommerce", "--sandbox", "--variant", "starshipit.dates=mars"],
+                    cwd=tmp_path)
+    assert wrong.code == 2
+    assert "starshipit.dates is one of local, utc" in wrong.stderr
+    without = run_cli(["run", "bigcommerce", "--variant", "starshipit.dates=utc"],
+                      cwd=tmp_path)
+    assert without.code == 2 and "use it with --sandbox" in without.stderr

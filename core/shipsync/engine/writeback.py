@@ -58,6 +58,7 @@ class Writeback:
         if pending:
             self.write_back(pending)
         newest = bookmark  # the sink's own clock: the newest change seen, never ours
+        started = now_utc()  # ...but never later than when the read began
         rows: list[_Row] = []
         for page in ctx.sink.shipped_since(since):
             ctx.check_stop()
@@ -73,8 +74,9 @@ class Writeback:
         if rows:
             self.write_back(rows)
         if not ctx.dry and newest is not None:
-            # Never ahead of now: a sink stamp misread into the future must not skip labels.
-            ctx.state.set_bookmark(key, min(newest, now_utc()).isoformat())
+            # Never after the read began: a sink time misread into the future (or a label
+            # printed while this step ran) must not be passed over.
+            ctx.state.set_bookmark(key, min(newest, started).isoformat())
 
     def write_back_shipment(self, shipment: ShipmentRecord) -> bool:
         """Write back one printed sink order; False when it is not one to write back."""

@@ -159,6 +159,20 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
             except HTTPError as exc:
                 raise StarshipitRefusal(_refusal_text(exc)) from None
 
+    def delete_order(self, api_key: str, order_number: str) -> None:
+        """The merchant deletes an unshipped order by hand (``DELETE /api/orders/delete``)."""
+        with self.lock:
+            account = self._python_account(api_key)
+            try:
+                record = self._find(account, order_number=order_number)
+            except HTTPError as exc:
+                raise StarshipitRefusal(_refusal_text(exc)) from None
+            if record.order["status"] in SHIPPED_STATUSES:
+                raise StarshipitRefusal(f"Order {order_number} is {record.order['status']}; "
+                                        "only unshipped orders can be deleted.")
+            del account.orders[record.order["order_id"]]
+            del account.order_ids[order_number]
+
     def touch(self, api_key: str, order_number: str) -> None:
         """Record a tracking update from the courier: the order's ``last_updated`` moves."""
         with self.lock:
