@@ -18,7 +18,6 @@ import json
 import re
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
