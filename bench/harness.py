@@ -174,14 +174,18 @@ class Bench:
     seed: int = 7
     days: int = 7
     workdir: Path | None = None
+    #: {sandbox: {variant: value}}: how the emulated APIs behave (default: the likely way).
+    variants: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store_hash = store_hash_for(STORE)
-        self.bigcommerce = BenchBigCommerceEmulator(fault_seed=self.seed)
+        self.bigcommerce = BenchBigCommerceEmulator(
+            fault_seed=self.seed, variants=self.variants.get("bigcommerce"))
         self.bigcommerce.add_store(self.store_hash, ACCESS_TOKEN, name="Bench store",
                                    rate_limit=self.quotas.scaled("bigcommerce"), alias=STORE)
         self.starshipit = StarshipitEmulator(rate_limit=self.quotas.scaled("starshipit"),
-                                             fault_seed=self.seed)
+                                             fault_seed=self.seed,
+                                             variants=self.variants.get("starshipit"))
         self.starshipit.add_account(API_KEY, SUBSCRIPTION_KEY)
         now = datetime.now(UTC)
         # Created over the last days-1 days, so every one is inside the `days` window.

@@ -110,7 +110,7 @@ class Writeback:
         """Write back a chunk of shipments: their orders' state in few calls, orders at once."""
         ctx = self.ctx
         by_order: dict[str, list[_Row]] = {}
-        for shipment, link in self.completed(list(rows)):
+        for shipment, link in rows:
             by_order.setdefault(link.order_id, []).append((shipment, link))
         if not by_order:
             return
@@ -119,7 +119,11 @@ class Writeback:
         def one(order_id: str) -> None:
             ctx.check_stop()
             ctx.tick("writeback")
-            self.write_back_order(order_id, by_order[order_id], current.get(order_id))
+            # An incomplete record is read whole here, by the order's own worker: the
+            # sink's reads and the source's writes of different orders overlap.
+            items = self.completed(by_order[order_id])
+            if items:
+                self.write_back_order(order_id, items, current.get(order_id))
 
         workers = min(ctx.concurrency, len(by_order))
         if workers <= 1:
@@ -141,56 +145,39 @@ class Writeback:
     def completed(self, rows: list[_Row]) -> list[_Row]:
         """The rows, each incomplete record (``complete`` False) read whole from the sink.
 
-        A list may show one parcel of a label only: every parcel's tracking number
-        comes from the sink's own record of the order, one call per such order. One
-        that cannot be read now stays ``printed`` and is tried again next run.
+        A list may show one parcel of a label only, or no tracking link: the record
+        comes whole from the sink's own record of the order, one call each. One that
+        cannot be read now stays ``printed`` and is tried again next run.
         """
-        ctx = self.ctx
-        partial = [(shipment, link) for shipment, link in rows
-                   if shipment.get("complete") is False]
-        if not partial:
-            return rows
-
-        def whole(row: _Row) -> ShipmentRecord | Exception | None:
-            ctx.check_stop()
-            try:
-                return ctx.sink.shipment(row[1].order_number)
-            except Exception as exc:  # noqa: BLE001 - this order's failure, not the run's
-                return exc
-
-        workers = max(1, min(ctx.concurrency, len(partial)))
-        if workers <= 1:
-            found = [whole(row) for row in partial]
-        else:
-            with ThreadPoolExecutor(max_workers=workers,
-                                    thread_name_prefix="writeback-read") as pool:
-                found = list(pool.map(whole, partial))
-        replaced: dict[int, _Row | None] = {}
-        for (shipment, link), record in zip(partial, found, strict=True):
-            if isinstance(record, Exception) or record is None:
-                why = (f"its record could not be read ({record})" if record is not None
-                       else "the sink no longer shows it printed")
-                ctx.fail(link.order_id, f"{link.order_number}: not written back yet: {why}; "
-                         "tried again next run", quarantine=False)
-                replaced[id(shipment)] = None
-                continue
-            merged = _merged(shipment, record)
-            problems = records.errors_of("shipment.json", merged)
-            if problems:
-                ctx.fail(link.order_id, f"{link.order_number}: invalid shipment record: "
-                         + "; ".join(map(str, problems[:5])), merged, quarantine=False)
-                replaced[id(shipment)] = None
-                continue
-            if not ctx.dry:
-                ctx.relink(link, "printed", detail=json.dumps(merged))
-            replaced[id(shipment)] = (merged, link)
         out: list[_Row] = []
         for shipment, link in rows:
-            if id(shipment) not in replaced:
+            if shipment.get("complete") is not False:
                 out.append((shipment, link))
-            elif (row := replaced[id(shipment)]) is not None:
-                out.append(row)
+            elif (whole := self._whole(shipment, link)) is not None:
+                out.append((whole, link))
         return out
+
+    def _whole(self, shipment: ShipmentRecord, link: Link) -> ShipmentRecord | None:
+        ctx = self.ctx
+        try:
+            record = ctx.sink.shipment(link.order_number)
+        except Exception as exc:  # noqa: BLE001 - this order's failure, not the run's
+            why = f"its record could not be read ({exc})"
+        else:
+            if record is not None:
+                merged = _merged(shipment, record)
+                problems = records.errors_of("shipment.json", merged)
+                if problems:
+                    ctx.fail(link.order_id, f"{link.order_number}: invalid shipment record: "
+                             + "; ".join(map(str, problems[:5])), merged, quarantine=False)
+                    return None
+                if not ctx.dry:
+                    ctx.relink(link, "printed", detail=json.dumps(merged))
+                return merged
+            why = "the sink no longer shows it printed"
+        ctx.fail(link.order_id, f"{link.order_number}: not written back yet: {why}; tried "
+                 "again next run", quarantine=False)
+        return None
 
     def write_back_order(self, order_id: str, items: list[_Row],
                          result: OrderResult | None) -> None:

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Iterable
 
-import pycountry
 
 __all__ = [
     "KG_PER_UNIT",
@@ -185,6 +184,8 @@ def country_name(code: str) -> str:
     code = code.strip().upper()
     if code == "XK":
         return "Kosovo"  # not in ISO 3166-1, used by carriers
+    import pycountry  # only for a pickup location: importing it costs start-up time
+
     found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
     return str(getattr(found, "common_name", None) or found.name) if found else ""
 

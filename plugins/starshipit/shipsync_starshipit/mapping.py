@@ -14,7 +14,6 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
-import pycountry
 from shipsync.contracts import ShipmentRecord
 
 __all__ = [
@@ -235,6 +234,8 @@ def origin_country(value: Any) -> str:
     text = clean_text(value)
     if len(text) == 2 and text.isalpha():
         return text.upper()
+    import pycountry  # only for a name: importing it costs start-up time
+
     try:
         return str(pycountry.countries.lookup(text).alpha_2)
     except LookupError:
@@ -244,6 +245,8 @@ def origin_country(value: Any) -> str:
 def _country(code: str) -> str:
     if code == "XK":
         return "Kosovo"  # not in ISO 3166-1, used by carriers
+    import pycountry  # only for a bare code: importing it costs start-up time
+
     found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
     return str(getattr(found, "common_name", None) or found.name) if found else ""
 
