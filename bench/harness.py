@@ -129,8 +129,8 @@ class BenchBigCommerceEmulator(BigCommerceEmulator):
     Both go through the same dispatch: latency, rate limit and request log.
     """
 
-    def __init__(self, *, fault_seed: int = 0) -> None:
-        super().__init__(fault_seed=fault_seed)
+    def __init__(self, *, fault_seed: int = 0, variants: dict[str, str] | None = None) -> None:
+        super().__init__(fault_seed=fault_seed, variants=variants)
         order = "/stores/{store_hash}/v2/orders/{order_id:int}"
         self.router.add("GET", order + "/shippingaddresses", self._get_addresses)
         self.router.add("GET", order + "/coupons", self._get_coupons)
