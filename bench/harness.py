@@ -129,8 +129,8 @@ class BenchBigCommerceEmulator(BigCommerceEmulator):
     Both go through the same dispatch: latency, rate limit and request log.
     """
 
-    def __init__(self, *, fault_seed: int = 0) -> None:
-        super().__init__(fault_seed=fault_seed)
+    def __init__(self, *, fault_seed: int = 0, variants: dict[str, str] | None = None) -> None:
+        super().__init__(fault_seed=fault_seed, variants=variants)
         order = "/stores/{store_hash}/v2/orders/{order_id:int}"
         self.router.add("GET", order + "/shippingaddresses", self._get_addresses)
         self.router.add("GET", order + "/coupons", self._get_coupons)
@@ -174,14 +174,18 @@ class Bench:
     seed: int = 7
     days: int = 7
     workdir: Path | None = None
+    #: {sandbox: {variant: value}}: how the emulated APIs behave (default: the likely way).
+    variants: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store_hash = store_hash_for(STORE)
-        self.bigcommerce = BenchBigCommerceEmulator(fault_seed=self.seed)
+        self.bigcommerce = BenchBigCommerceEmulator(
+            fault_seed=self.seed, variants=self.variants.get("bigcommerce"))
         self.bigcommerce.add_store(self.store_hash, ACCESS_TOKEN, name="Bench store",
                                    rate_limit=self.quotas.scaled("bigcommerce"), alias=STORE)
         self.starshipit = StarshipitEmulator(rate_limit=self.quotas.scaled("starshipit"),
-                                             fault_seed=self.seed)
+                                             fault_seed=self.seed,
+                                             variants=self.variants.get("starshipit"))
         self.starshipit.add_account(API_KEY, SUBSCRIPTION_KEY)
         now = datetime.now(UTC)
         # Created over the last days-1 days, so every one is inside the `days` window.

@@ -32,6 +32,16 @@ def _verdict(ok: bool | None) -> str:
     return "—" if ok is None else ("PASS" if ok else "**FAIL**")
 
 
+def _variants_line(meta: dict[str, Any]) -> str:
+    """How the emulated APIs behaved where their documentation is silent."""
+    if "variants" not in meta:
+        return ("- Emulator variants: none (measured before the emulators offered variants: "
+                "their one behaviour).")
+    chosen = ", ".join(f"{k}={v}" for k, v in sorted(meta["variants"].items()))
+    return ("- Emulator variants (how the APIs behave where their documentation is silent): "
+            + (chosen or "the likely ones, every emulator's default") + ".")
+
+
 def _metas(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each approach's run settings (older results kept one meta for the whole size)."""
     meta = entry.get("meta") or {}
@@ -375,7 +385,9 @@ def render(results: dict[str, Any], png: Path,
             f"and 11 created over the last 6 days (seed {meta['seed']}). Labels printed before "
             f"writeback: {meta['print_fraction']:.0%} of the Starshipit orders, in "
             f"{'order id' if meta.get('print_order') == 'id' else 'random'} order, through the "
-            "emulator's Python API (not counted)."), ""]
+            "emulator's Python API (not counted)."),
+            _variants_line(meta)]
+    lines += [""] if sizes else []
     for key in sizes:
         entry = results["sizes"][key]
         metas = _metas(entry)

@@ -143,7 +143,7 @@ def shipsync_rows(n: int, settings: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     startup = measure([sys.executable, "-m", "shipsync", "--version"], timeout=60).wall_s
     with Bench(n, settings.quotas, settings.latency_model, seed=settings.seed,
-               workdir=workdir) as bench:
+               workdir=workdir, variants=settings.variants) as bench:
         base = [sys.executable, "-m", "shipsync", "--config", str(bench.config_path)]
         for step in settings.step_list:
             if step == "writeback":
@@ -180,7 +180,7 @@ def shipsync_rows(n: int, settings: argparse.Namespace) -> list[dict[str, Any]]:
 def peers_rows(n: int, settings: argparse.Namespace) -> list[dict[str, Any]]:
     workdir = fresh_workdir(settings.data / f"n{n}" / "peers")
     with Bench(n, settings.quotas, settings.latency_model, seed=settings.seed,
-               workdir=workdir) as bench:
+               workdir=workdir, variants=settings.variants) as bench:
         log(f"N={n}: per-order peer import ...")
         command = [sys.executable, str(BENCH / "peers.py"),
                    "--bigcommerce", bench.url("bigcommerce"), "--store-hash", bench.store_hash,
@@ -240,7 +240,7 @@ def tap_rows(n: int, settings: argparse.Namespace) -> list[dict[str, Any]]:
     for index, (label, extra, timeout_name) in enumerate(TAP_VARIANTS):
         workdir = fresh_workdir(settings.data / f"n{n}" / f"tap{index}")
         with Bench(n, settings.quotas, settings.latency_model, seed=settings.seed,
-                   workdir=workdir) as bench:
+                   workdir=workdir, variants=settings.variants) as bench:
             log(f"N={n}: {label} (orders stream) ...")
             start = (datetime.now(UTC) - timedelta(days=bench.days)).strftime(
                 "%Y-%m-%dT%H:%M:%SZ")
@@ -286,7 +286,7 @@ def big_row(settings: argparse.Namespace) -> dict[str, Any]:
     log(f"N={n}: seeding the store (about a minute) ...")
     seeded = time.perf_counter()
     with Bench(n, settings.quotas, settings.latency_model, seed=settings.seed,
-               workdir=workdir) as bench:
+               workdir=workdir, variants=settings.variants) as bench:
         log(f"N={n}: seeded in {time.perf_counter() - seeded:.0f} s; shipsync import ...")
         command = [sys.executable, "-m", "shipsync", "--config", str(bench.config_path),
                    "import", "bigcommerce", "--json"]
@@ -339,6 +339,7 @@ def settings_meta(settings: argparse.Namespace) -> dict[str, Any]:
         "print_fraction": settings.print_fraction,
         "print_order": settings.print_order,
         "seed": settings.seed,
+        "variants": dict(settings.variant_list),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}",
     }
@@ -385,6 +386,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", metavar="NAME",
                         help="write bench/NAME.md and bench/NAME.png (e.g. results-real-quotas "
                              "for a --scale 1 run kept in its own --data directory)")
+    parser.add_argument("--variant", action="append", default=[], metavar="SANDBOX.NAME=VALUE",
+                        help="how an emulated API behaves where its documentation is silent "
+                             "(repeatable; `shipsync sandbox --list-variants`); default: the "
+                             "likely behaviours")
     parser.add_argument("--fresh", action="store_true",
                         help="forget earlier results instead of merging with them")
     parser.add_argument("--render-only", action="store_true",
@@ -399,6 +404,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not args.step_list or set(args.step_list) - {"import", "writeback"}:
         parser.error("--steps takes import and/or writeback")
     args.step_list.sort(key=["import", "writeback"].index)
+    from shipsync.plugins import PluginHost
+    from shipsync.sandboxes import parse_variants
+
+    try:
+        chosen = parse_variants(PluginHost.load(), args.variant)
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.variants = chosen
+    args.variant_list = [(f"{sandbox}.{name}", value) for sandbox, names in chosen.items()
+                         for name, value in names.items()]
     unknown = set(args.approach_list) - set(APPROACHES)
     if unknown:
         parser.error(f"unknown approaches: {', '.join(sorted(unknown))}")

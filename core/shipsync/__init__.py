@@ -7,10 +7,12 @@ records validation and the errors they raise.
 from __future__ import annotations
 
 from .config import ConfigError, Secret
+from .contracts import Finding
 from .hookspecs import hookimpl, hookspec
 from .registry import (
     CommandSpec,
     ConfigSchema,
+    DiagnosticSpec,
     MapperSpec,
     SandboxSpec,
     SinkSpec,
@@ -26,6 +28,8 @@ __all__ = [
     "CommandSpec",
     "ConfigError",
     "ConfigSchema",
+    "DiagnosticSpec",
+    "Finding",
     "MapperSpec",
     "SandboxSpec",
     "Secret",

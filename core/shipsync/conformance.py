@@ -701,6 +701,9 @@ class SinkConformance:
             assert alone is not None and not records.errors_of("shipment.json", alone), (
                 f"{number} is printed: shipment() must give its shipment record")
             assert alone["sink_order_id"] == sink_order_id
+            assert alone.get("complete") is not False, (
+                f"{number}: shipment() gives the whole record (every parcel), never "
+                "complete: false")
         number, order, destination = self.numbered(sink_orders, sink)[0]
         sink_order_id = created[number]
         # The engine never changes a printed order: the sink must say so rather than do it.

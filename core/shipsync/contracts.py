@@ -25,12 +25,16 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator, Literal, Mapping, Protocol, TypedDict
 
 __all__ = [
+    "AssumptionStatus",
+    "Assumptions",
     "CanonicalOrder",
     "Context",
     "CreateResult",
     "DeleteOutcome",
     "Destination",
+    "Finding",
     "HttpOptions",
+    "MemoryAssumptions",
     "OrderResult",
     "RunInfo",
     "ShipmentRecord",
@@ -73,6 +77,66 @@ class ShipmentRecord(TypedDict, total=False):
     shipped_date: str
     updated: str  # when the sink last changed the order (the writeback bookmark)
     pickup: bool  # printed with the sink's pickup-in-store carrier: nothing to track
+    #: False: read from a list that may show one parcel only (or no carrier code); the
+    #: engine asks ``Sink.shipment(order_number)`` for the whole record before writing back.
+    complete: bool
+
+
+#: What a check found about an assumption: it holds, it does not, or nothing shows it yet.
+AssumptionStatus = Literal["confirmed", "contradicted", "not_observable"]
+ASSUMPTION_STATUSES: tuple[AssumptionStatus, ...] = ("confirmed", "contradicted",
+                                                     "not_observable")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one read-only check (``shipsync doctor``) or a run saw of one assumption.
+
+    ``assumption`` is a stable name (``shipped-rows-flat``); ``summary`` the
+    assumption in words; ``observed`` what was seen; ``instead`` what shipsync
+    does given what was seen (for a contradicted assumption, the safe way it
+    switched to). ``blocking``: shipsync cannot run this store as it is (a
+    refused token, a missing scope).
+    """
+
+    assumption: str
+    status: AssumptionStatus
+    summary: str
+    observed: str = ""
+    instead: str = ""
+    blocking: bool = False
+
+
+class Assumptions(Protocol):
+    """What is known of one source store's or sink's behaviour, kept between runs.
+
+    Plugins read it to choose between an economical way that relies on an
+    assumption and the safe way (taken until the assumption is confirmed, and
+    again once it is contradicted), and record what they see during a run.
+    """
+
+    def status(self, name: str) -> AssumptionStatus | None:
+        """The last status recorded for ``name`` (None: never checked)."""
+
+    def record(self, finding: Finding) -> None:
+        """Remember a finding (the doctor's, or seen during a run)."""
+
+
+class MemoryAssumptions:
+    """``Assumptions`` held in memory (a plugin built outside the engine, tests)."""
+
+    def __init__(self) -> None:
+        self.findings: dict[str, Finding] = {}
+        self._lock = threading.Lock()
+
+    def status(self, name: str) -> AssumptionStatus | None:
+        with self._lock:
+            found = self.findings.get(name)
+        return found.status if found else None
+
+    def record(self, finding: Finding) -> None:
+        with self._lock:
+            self.findings[finding.assumption] = finding
 
 
 class HttpOptions(TypedDict, total=False):
@@ -93,7 +157,9 @@ class Context:
     ``config`` is the whole resolved config (a plugin reads its own section from
     it); ``store``/``store_config`` the store being run, when there is one;
     ``concurrency`` how many requests a plugin may have in flight at once;
-    ``config_path`` what relative paths in the config are relative to.
+    ``config_path`` what relative paths in the config are relative to;
+    ``assumptions`` what is known of this store's (or this sink's) API behaviour,
+    kept in the state file (``shipsync doctor`` and runs record it).
     """
 
     config: dict[str, Any]
@@ -102,6 +168,7 @@ class Context:
     http_options: HttpOptions = field(default_factory=lambda: HttpOptions())
     concurrency: int = 1
     config_path: Path | None = None
+    assumptions: Assumptions = field(default_factory=MemoryAssumptions)
 
 
 @dataclass
@@ -187,7 +254,8 @@ class SinkCapabilities:
     the carrier the sink uses for pickup-in-store orders (Starshipit:
     PickupInStore); "" when it has none, and pickup destinations are then sent
     like the others. ``writeback_overlap``: how far before the last writeback
-    bookmark printed orders are read again.
+    bookmark printed orders are read again (the sink widens it where the
+    timestamps it reads are uncertain).
     """
 
     batch_size: int = 1
@@ -278,7 +346,11 @@ class Sink(Protocol):
         """Delete an unprinted order."""
 
     def shipped_since(self, since: datetime) -> Iterator[list[ShipmentRecord]]:
-        """Orders printed (or changed once printed) since ``since``, a page at a time."""
+        """Orders printed (or changed once printed) since ``since``, a page at a time.
+
+        Each record's ``updated`` is a time of the sink's own clock no later than the
+        change it reports (the engine's next read starts there, less the overlap);
+        ``complete`` False when the list showed less than the whole record."""
 
     def shipment(self, order_number: str) -> ShipmentRecord | None:
         """This order's shipment if its label is printed, else None (one order's writeback)."""

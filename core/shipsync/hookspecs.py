@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .registry import (
         CommandSpec,
         ConfigSchema,
+        DiagnosticSpec,
         MapperSpec,
         SandboxSpec,
         SinkSpec,
@@ -225,6 +226,34 @@ def shipsync_webhooks() -> list[WebhookSpec]:
         def shipsync_webhooks():
             return [WebhookSpec(name="myshop",
                                 factory=lazy("shipsync_myshop.webhooks:MyShopWebhooks"))]
+    """
+
+
+@hookspec
+def shipsync_diagnostics() -> list[DiagnosticSpec]:
+    """Register read-only checks of what a source or sink assumes about its API.
+
+    Convention: collect-all; a duplicate name is an error naming both plugins.
+    ``shipsync doctor`` runs each against the source of every configured store
+    (or against the sink) it targets, prints what it found and records it in
+    the state file, where the plugin reads it back on the next run.
+
+    Args:
+        (none)
+
+    Returns:
+        A list of ``DiagnosticSpec``: a name, ``kind`` (``source`` or
+        ``sink``), the ``target`` source's or sink's name, and ``run(subject)``
+        yielding ``Finding``s (confirmed, contradicted with what shipsync does
+        instead, or not observable yet). A check never writes to the API.
+
+    Example:
+        @hookimpl
+        def shipsync_diagnostics():
+            def credentials(source):
+                source.client.ping()
+                yield Finding("token-accepted", "confirmed", "the access token works")
+            return [DiagnosticSpec("myshop-credentials", "source", "myshop", credentials)]
     """
 
 

@@ -19,6 +19,7 @@ from . import defaults, hookspecs
 from .registry import (
     CommandSpec,
     ConfigSchema,
+    DiagnosticSpec,
     MapperSpec,
     Registry,
     SandboxSpec,
@@ -94,6 +95,7 @@ _REGISTRIES: dict[str, tuple[str, type, str]] = {
     "sandboxes": ("shipsync_sandboxes", SandboxSpec, "sandbox"),
     "commands": ("shipsync_commands", CommandSpec, "command"),
     "webhooks": ("shipsync_webhooks", WebhookSpec, "webhook receiver"),
+    "diagnostics": ("shipsync_diagnostics", DiagnosticSpec, "diagnostic"),
 }
 
 
@@ -177,6 +179,10 @@ class PluginHost:
     @cached_property
     def webhooks(self) -> Registry[WebhookSpec]:
         return self._gather("webhooks")
+
+    @cached_property
+    def diagnostics(self) -> Registry[DiagnosticSpec]:
+        return self._gather("diagnostics")
 
     def check(self) -> None:
         """Gather every registry now, so that duplicates surface at start-up."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Literal, TypeVar
 
 from .contracts import (
     CanonicalOrder,
     Context,
     Destination,
+    Finding,
     ShipmentRecord,
     Sink,
     Source,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CommandSpec",
     "ConfigSchema",
+    "DiagnosticSpec",
     "DuplicateNameError",
     "MapperSpec",
     "Registry",
@@ -189,6 +191,9 @@ class SandboxSpec:
     ``connect(emulator, endpoint)``, when given, points the emulator's pushes
     at ``shipsync serve`` (``endpoint`` is ``http://HOST:PORT/webhooks/NAME``),
     as a merchant would in the platform's settings when there is no API for it.
+    ``variants`` names each behaviour of the real API the emulator can take where
+    the API's documentation is silent, with its values, the most likely first (the
+    default); ``create(variants={name: value})`` chooses others.
     """
 
     name: str
@@ -197,6 +202,7 @@ class SandboxSpec:
     play_merchant: Callable[..., dict[str, Any]] | None = None
     description: str = ""
     connect: Callable[[Emulator, str], None] | None = None
+    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,24 @@ class WebhookSpec:
 
     name: str
     factory: Callable[[Context], Webhooks]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DiagnosticSpec:
+    """Read-only checks of what a source or sink assumes about its API (``shipsync doctor``).
+
+    ``kind`` is ``"source"`` or ``"sink"`` and ``target`` that source's or sink's
+    name; ``run(subject)`` gets the source of each configured store (or the sink)
+    as the engine builds it, reads what it needs, never writes, and yields a
+    ``Finding`` per assumption it checked: confirmed, contradicted (with what
+    shipsync does instead) or not observable yet.
+    """
+
+    name: str
+    kind: Literal["source", "sink"]
+    target: str
+    run: Callable[[Any], Iterable[Finding]]
     description: str = ""
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from .plugins import PluginHost
 from .sandbox import Emulator, EmulatorServer, SinkEmulator, SourceEmulator
 
-__all__ = ["SandboxSet"]
+__all__ = ["SandboxSet", "parse_variants", "variant_cases"]
 
 
 def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -31,23 +31,70 @@ def _unlike(name: str, emulator: Emulator, protocol: str, members: tuple[str, ..
             f"{', '.join(missing)}: it does not follow shipsync.sandbox.{protocol}")
 
 
+def parse_variants(host: PluginHost, texts: Iterable[str]) -> dict[str, dict[str, str]]:
+    """``["SANDBOX.NAME=VALUE", ...]`` as ``{sandbox: {name: value}}``, each checked against
+    the variants the sandbox declares (``SandboxSpec.variants``); raises ``ValueError``
+    saying what is wrong and what the choices are."""
+    chosen: dict[str, dict[str, str]] = {}
+    for text in texts:
+        target, _, value = text.partition("=")
+        sandbox, _, name = target.strip().partition(".")
+        if not value or not name:
+            raise ValueError(f"--variant {text!r}: write SANDBOX.NAME=VALUE, e.g. "
+                             f"{_example(host)}")
+        if sandbox not in host.sandboxes:
+            raise ValueError(f"--variant {text!r}: no sandbox named {sandbox!r} (sandboxes: "
+                             f"{', '.join(sorted(host.sandboxes)) or 'none'})")
+        variants = host.sandboxes[sandbox].variants
+        if name not in variants:
+            raise ValueError(f"--variant {text!r}: the {sandbox} sandbox has no variant "
+                             f"{name!r} (variants: {', '.join(sorted(variants)) or 'none'})")
+        if value.strip() not in variants[name]:
+            raise ValueError(f"--variant {text!r}: {sandbox}.{name} is one of "
+                             f"{', '.join(variants[name])}")
+        chosen.setdefault(sandbox, {})[name] = value.strip()
+    return chosen
+
+
+def variant_cases(host: PluginHost) -> list[tuple[str, str, str]]:
+    """Every (sandbox, variant, value) that is not a variant's default: one case each."""
+    return [(sandbox, name, value)
+            for sandbox in sorted(host.sandboxes)
+            for name, values in sorted(host.sandboxes[sandbox].variants.items())
+            for value in values[1:]]
+
+
+def _example(host: PluginHost) -> str:
+    for sandbox in sorted(host.sandboxes):
+        for name, values in sorted(host.sandboxes[sandbox].variants.items()):
+            if len(values) > 1:
+                return f"{sandbox}.{name}={values[1]}"
+    return "SANDBOX.NAME=VALUE"
+
+
 class SandboxSet:
     """The registered sandboxes, each served on loopback by its own server."""
 
     def __init__(self, host: PluginHost, *, names: Iterable[str] | None = None,
                  port: int = 0, per_sandbox: dict[str, dict[str, Any]] | None = None,
+                 variants: dict[str, dict[str, str]] | None = None,
                  **options: Any) -> None:
         """``options`` go to every sandbox's ``create``; ``per_sandbox[name]`` to one.
 
         Every ``create`` takes the options it does not know as ``**options`` and
         ignores them, so ``orders``, ``seed`` and ``rate_limit`` (None: no limit)
-        can be given to all at once.
+        can be given to all at once. ``variants`` (``{sandbox: {name: value}}``, see
+        ``parse_variants``) chooses how each emulated API behaves where its
+        documentation is silent; each sandbox gets its own as ``variants=``.
         """
         self.host = host
         chosen = list(names) if names is not None else sorted(host.sandboxes)
         self.specs = [host.sandboxes[name] for name in chosen]
         self.options = options
-        self.per_sandbox = per_sandbox or {}
+        self.per_sandbox = {name: dict(extra) for name, extra in (per_sandbox or {}).items()}
+        for sandbox, values in (variants or {}).items():
+            mine = self.per_sandbox.setdefault(sandbox, {})
+            mine["variants"] = {**mine.get("variants", {}), **values}
         self.port = port
         self.servers: dict[str, EmulatorServer] = {}
 

@@ -193,6 +193,9 @@ class StateStore(Protocol):
     def release_lease(self, name: str, holder: str) -> None:
         """Let it go (only its holder can)."""
         ...
+    def record_assumption(self, subject: str, name: str, status: str, *, summary: str = "",
+                          observed: str = "", instead: str = "", checked_by: str = "") -> None: ...
+    def assumptions(self, subject: str | None = None) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
 
@@ -274,6 +277,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX inbox_by_state ON inbox (state, id);
     CREATE INDEX inbox_by_delivery ON inbox (webhook, delivery);
+    """,
+    # 8: what `shipsync doctor` (or a run) found of each API's uncertain behaviour, per
+    # subject (a source's store, "SOURCE:STORE", or a sink by its name)
+    """
+    CREATE TABLE assumptions (
+        subject TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '', observed TEXT NOT NULL DEFAULT '',
+        instead TEXT NOT NULL DEFAULT '', checked_by TEXT NOT NULL DEFAULT '',
+        checked_at TEXT NOT NULL,
+        PRIMARY KEY (subject, name)
+    );
     """,
 ]
 
@@ -723,6 +737,26 @@ class SQLiteStateStore:
             cursor = self._db.execute(
                 "DELETE FROM inbox WHERE state!='pending' AND received_at<?", (older_than,))
             return cursor.rowcount
+
+    # -- assumptions ----------------------------------------------------------
+    def record_assumption(self, subject: str, name: str, status: str, *, summary: str = "",
+                          observed: str = "", instead: str = "", checked_by: str = "") -> None:
+        """Remember what was found of one assumption about ``subject``'s API (the latest wins)."""
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO assumptions VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(subject, name) "
+                "DO UPDATE SET status=excluded.status, summary=excluded.summary, "
+                "observed=excluded.observed, instead=excluded.instead, "
+                "checked_by=excluded.checked_by, checked_at=excluded.checked_at",
+                (subject, name, status, summary, observed, instead, checked_by, utcnow()))
+
+    def assumptions(self, subject: str | None = None) -> list[dict[str, Any]]:
+        """What is known of the assumptions about ``subject`` (every subject: None)."""
+        if subject is None:
+            rows = self._q("SELECT * FROM assumptions ORDER BY subject, name")
+        else:
+            rows = self._q("SELECT * FROM assumptions WHERE subject=? ORDER BY name", (subject,))
+        return [dict(row) for row in rows]
 
     def close(self) -> None:
         with self._lock:

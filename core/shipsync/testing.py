@@ -6,6 +6,10 @@ tests get these fixtures without any conftest:
 - ``shipsync_host``: a fresh ``PluginHost`` loaded from the entry points.
 - ``sandbox_options``: the options the sandboxes are created with; override
   this fixture to seed more orders or turn rate limits on.
+- ``sandbox_variants``: how each emulated API behaves where its documentation is
+  silent, ``{sandbox: {name: value}}`` (default: the most likely behaviour, or
+  what ``pytest --sandbox-variant SANDBOX.NAME=VALUE`` chose, for the whole run);
+  override or parametrize it (``variant_cases(host)`` lists every non-default one).
 - ``sandboxes``: every registered API emulator, started on loopback for the test.
 - ``shipsync_config``: a shipsync.toml (in the test's tmp_path) pointing at them.
 - ``shipsync_cli``: runs the real ``shipsync`` command in a subprocess with that
@@ -53,7 +57,7 @@ from .conformance import (  # noqa: E402
 )
 from .plugins import PluginHost  # noqa: E402
 from .sandbox import SinkEmulator, SourceEmulator  # noqa: E402
-from .sandboxes import SandboxSet  # noqa: E402
+from .sandboxes import SandboxSet, parse_variants, variant_cases  # noqa: E402
 
 __all__ = [
     "record_output",
@@ -70,8 +74,18 @@ __all__ = [
     "canonical_orders",
     "no_network",
     "run_cli",
+    "variant_cases",
     "write_config",
 ]
+
+VARIANT_OPTION = "--sandbox-variant"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(VARIANT_OPTION, action="append", default=[],
+                     metavar="SANDBOX.NAME=VALUE",
+                     help="run the sandboxes of every test with this behaviour of an emulated "
+                          "API (repeatable; `shipsync sandbox --list-variants` lists them)")
 
 
 @dataclass
@@ -142,10 +156,22 @@ def sandbox_options() -> dict[str, Any]:
 
 
 @pytest.fixture
-def sandboxes(shipsync_host: PluginHost, sandbox_options: dict[str, Any]) -> Iterator[SandboxSet]:
+def sandbox_variants(request: pytest.FixtureRequest,
+                     shipsync_host: PluginHost) -> dict[str, dict[str, str]]:
+    """How each emulated API behaves: ``--sandbox-variant``'s choice, else the likely way."""
+    try:
+        return parse_variants(shipsync_host, request.config.getoption(VARIANT_OPTION) or [])
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture
+def sandboxes(shipsync_host: PluginHost, sandbox_options: dict[str, Any],
+              sandbox_variants: dict[str, dict[str, str]]) -> Iterator[SandboxSet]:
     options = dict(sandbox_options)
     per_sandbox = options.pop("per_sandbox", None)
-    with SandboxSet(shipsync_host, per_sandbox=per_sandbox, **options) as running:
+    with SandboxSet(shipsync_host, per_sandbox=per_sandbox, variants=sandbox_variants,
+                    **options) as running:
         yield running
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "require_specs",
     "has_json_body",
     "load_spec",
+    "query_parameters",
     "request_schema",
     "response_schema",
     "shared_dir",
@@ -177,6 +178,32 @@ def request_schema(
     if schema is None:
         raise SpecError(f"{method.upper()} {path_template} documents no JSON request body")
     return to_json_schema(schema, document, reject_read_only=reject_read_only)
+
+
+def query_parameters(
+    spec_file: str | Path, method: str, path_template: str, *, vendor: str = "bigcommerce",
+) -> dict[str, dict[str, Any]]:
+    """The operation's query parameters (its own and its path's), each as ``{"schema":
+    JSON Schema of the value, "description": ..., "style"/"explode": ...}``."""
+    document = _document(spec_file, vendor, None)
+    operation = _operation(document, method, path_template)
+    paths: Mapping[str, Any] = document.get("paths", {})
+    item = paths.get(path_template) or next(
+        (paths[p] for p in paths if _shape(p) == _shape(path_template)), {})
+    found: dict[str, dict[str, Any]] = {}
+    for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
+        parameter = _deref(parameter, document)
+        if parameter.get("in") != "query":
+            continue
+        schema = parameter.get("schema") or {k: v for k, v in parameter.items()
+                                              if k in ("type", "items", "enum", "format")}
+        found[parameter["name"]] = {
+            "schema": to_json_schema(schema, document),
+            "description": str(parameter.get("description") or ""),
+            "style": parameter.get("style", "form"),
+            "explode": parameter.get("explode", parameter.get("style", "form") == "form"),
+        }
+    return found
 
 
 def has_json_body(

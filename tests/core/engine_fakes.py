@@ -64,9 +64,12 @@ class FakeSource:
     shipments: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[tuple[str, int]] = field(default_factory=list)
     lose_shipment_answers: int = 0  # create_shipment applies, then the answer is lost
+    unreachable_shipment_lookups: bool = False  # find_shipment fails
+    drop_shipment_posts: int = 0  # create_shipment never arrives, and no answer comes
     capabilities: SourceCapabilities = SourceCapabilities(shipped_status=SHIPPED)
     calls: int = 0
     clock: datetime | None = None  # the shop's own time, if not the local clock's
+    on_read: Any = None  # called as orders are read (a test's observer)
 
     @property
     def requests_made(self) -> int:
@@ -86,6 +89,8 @@ class FakeSource:
     def orders_to_import(self, *, created_since: datetime,
                          modified_since: datetime | None) -> Iterator[list[OrderResult]]:
         self.calls += 1
+        if self.on_read:
+            self.on_read()
         yield [self._result(i) for i, o in sorted(self.orders.items())
                if o["status_id"] in IMPORT_STATUSES
                and datetime.fromisoformat(o["date_created"]) >= created_since
@@ -119,6 +124,9 @@ class FakeSource:
 
     def create_shipment(self, order_id: str, body: dict[str, Any]) -> SourceShipment:
         self.calls += 1
+        if self.drop_shipment_posts:
+            self.drop_shipment_posts -= 1
+            raise InDoubtError("fake: no answer (the post never arrived)")
         shipment = {"id": str(len(self.shipments) + 1), "order_id": order_id, **body}
         self.shipments.append(shipment)
         for destination in self.orders[order_id]["destinations"]:
@@ -132,6 +140,8 @@ class FakeSource:
     def find_shipment(self, order_id: str, destination_id: str,
                       tracking_number: str) -> SourceShipment | None:
         self.calls += 1
+        if self.unreachable_shipment_lookups:
+            raise ApiError("fake: shipment lookups fail")
         for shipment in self.shipments:
             if (shipment["order_id"], shipment["destination_id"],
                     shipment["tracking_number"]) == (order_id, destination_id, tracking_number):
@@ -155,9 +165,11 @@ class FakeSink:
     printed: dict[str, ShipmentRecord] = field(default_factory=dict)
     lose_create_answers: int = 0  # create_orders applies, then the answer is lost
     unreachable_lookups: bool = False  # find_order fails (the lookup of a lost answer)
+    partial_lists: bool = False  # shipped_since shows the first parcel only (complete: false)
     capabilities: SinkCapabilities = SinkCapabilities(batch_size=2, pickup_carrier="Collect")
     creates: int = 0
     calls: int = 0
+    whole_reads: list[str] = field(default_factory=list)  # shipment() calls, by number
 
     @property
     def requests_made(self) -> int:
@@ -221,11 +233,16 @@ class FakeSink:
 
     def shipped_since(self, since: datetime) -> Iterator[list[ShipmentRecord]]:
         self.calls += 1
-        yield [record for record in self.printed.values()
-               if datetime.fromisoformat(record["updated"]) >= since]
+        records = [record for record in self.printed.values()
+                   if datetime.fromisoformat(record["updated"]) >= since]
+        if self.partial_lists:
+            records = [{**record, "tracking_numbers": record["tracking_numbers"][:1],
+                        "complete": False} for record in records]
+        yield records
 
     def shipment(self, order_number: str) -> ShipmentRecord | None:
         self.calls += 1
+        self.whole_reads.append(order_number)
         return self.printed.get(order_number)
 
     def close(self) -> None:

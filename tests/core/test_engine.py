@@ -25,6 +25,8 @@ from engine_fakes import (
 from shipsync import (
     CommandSpec,
     ConfigSchema,
+    DiagnosticSpec,
+    Finding,
     MapperSpec,
     SandboxSpec,
     SinkSpec,
@@ -37,6 +39,7 @@ from shipsync import (
     hookspecs,
 )
 from shipsync.config import Config
+from shipsync.doctor import run_doctor
 from shipsync.engine import Engine, RunOptions, StoreReport
 from shipsync.plugins import PluginHost, make_plugin_manager
 from shipsync.state import SQLiteStateStore
@@ -111,6 +114,16 @@ class Recorder:
     def shipsync_webhooks(self) -> list[WebhookSpec]:
         self.calls["shipsync_webhooks"] += 1
         return []
+
+    @hookimpl
+    def shipsync_diagnostics(self) -> list[DiagnosticSpec]:
+        self.calls["shipsync_diagnostics"] += 1
+
+        def batches(sink: Any) -> Any:
+            yield Finding("batches-of-two", "confirmed", "the sink takes two orders a call",
+                          observed=f"batch_size {sink.capabilities.batch_size}")
+
+        return [DiagnosticSpec("fakesink-batches", "sink", "fakesink", batches)]
 
     @hookimpl
     def shipsync_writeback_decision(self, context: WritebackContext) -> None:
@@ -523,9 +536,91 @@ def test_every_hook_spec_is_implemented_here_and_called_by_the_engine(world: Wor
     world.sink.print_label("1", "T1")  # written back
     world.run("writeback")
     world.host.sandboxes, world.host.commands, world.host.webhooks  # noqa: B018 - on first use
+    [check] = run_doctor(world.engine)  # gathers the diagnostics and runs the fake sink's
+    assert (check.subject, check.finding.status) == ("fakesink", "confirmed")
 
     implemented = {name for name in HOOKS if hasattr(world.recorder, name)}
     assert implemented == set(HOOKS), f"not implemented here: {set(HOOKS) - implemented}"
     assert {name for name in HOOKS if world.recorder.calls[name] == 0} == set(), (
         f"hooks the engine never called: "
         f"{sorted(n for n in HOOKS if world.recorder.calls[n] == 0)}")
+
+
+def test_doctor_records_what_it_found_and_the_plugins_read_it_back(world: World) -> None:
+    checks = run_doctor(world.engine)
+
+    assert [(c.diagnostic, c.finding.assumption, c.finding.status) for c in checks] == [
+        ("fakesink-batches", "batches-of-two", "confirmed")]
+    [row] = world.state.assumptions("fakesink")
+    assert (row["name"], row["status"], row["checked_by"]) == ("batches-of-two", "confirmed",
+                                                                "doctor")
+    assert row["observed"] == "batch_size 2"
+    # What a plugin's context reads on the next run:
+    assert world.engine.assumptions("fakesink").status("batches-of-two") == "confirmed"
+    assert world.engine.assumptions("fake:main").status("batches-of-two") is None
+
+
+def test_a_run_records_what_a_plugin_saw_but_a_dry_run_does_not(world: World) -> None:
+    world.source.add(order("1"))
+    seen = Finding("orders-listed", "contradicted", "the shop lists every order",
+                   observed="one was missing", instead="read them one by one")
+    world.source.on_read = lambda: world.engine.assumptions("fake:main").record(seen)
+
+    world.run("import", dry_run=True)
+    assert world.state.assumptions("fake:main") == []
+
+    world.run("import")
+    [row] = world.state.assumptions("fake:main")
+    assert (row["status"], row["checked_by"], row["instead"]) == (
+        "contradicted", "run", "read them one by one")
+
+
+def test_the_writeback_bookmark_never_runs_ahead_of_now(world: World) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    world.source.add(order("1"))
+    world.run("import")
+    record = world.sink.print_label("1", "T1")
+    # A sink time misread into the future (a local time taken for UTC, say).
+    record["updated"] = (datetime.now(timezone.utc) + timedelta(hours=10)).isoformat()
+
+    world.run("writeback")
+
+    bookmark = datetime.fromisoformat(world.state.get_bookmark("writeback:fakesink:fake:main"))
+    assert bookmark <= datetime.now(timezone.utc)
+
+
+def test_an_incomplete_shipment_record_is_read_whole_before_it_is_written_back(
+        world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    world.sink.print_label("1", "T1", "T2", "T3")
+    world.sink.partial_lists = True  # its list shows the first parcel only
+
+    report = world.run("writeback")
+
+    assert report.written_back == 1
+    [shipment] = world.source.shipments
+    assert shipment["tracking_number"] == "T1"
+    assert world.sink.whole_reads == ["1"]
+    [event] = [e for e in world.state.events("fake", "main", "1") if e["kind"] == "written_back"]
+    assert "T1, T2, T3" in event["detail"]
+
+
+def test_an_unsettled_shipment_post_is_never_sent_again_until_settled(world: World) -> None:
+    world.source.add(order("1"))
+    world.run("import")
+    world.sink.print_label("1", "T1")
+    world.source.drop_shipment_posts = 1  # no answer: for all shipsync knows, it arrived
+    world.source.unreachable_shipment_lookups = True
+
+    first = world.run("writeback")
+    second = world.run("writeback")  # still unknown: nothing is posted again
+    assert first.failed == 1 and second.written_back == 0
+    assert world.source.shipments == []
+    assert "in doubt" in " ".join(second.skipped_reasons)
+
+    world.source.unreachable_shipment_lookups = False
+    third = world.run("writeback")  # settled: it never arrived, so it is posted, once
+    assert third.written_back == 1 and len(world.source.shipments) == 1
+    assert world.link("1") == ["written_back"]

@@ -12,7 +12,7 @@ from shipsync import defaults, hookspecs
 
 REGISTRIES = {"shipsync_sources", "shipsync_sinks", "shipsync_mappers",
               "shipsync_status_policies", "shipsync_config_schemas", "shipsync_sandboxes",
-              "shipsync_commands", "shipsync_webhooks"}
+              "shipsync_commands", "shipsync_webhooks", "shipsync_diagnostics"}
 DECISIONS = {"shipsync_writeback_decision", "shipsync_order_number", "shipsync_tracking_carrier"}
 OBSERVERS = {"shipsync_run_started", "shipsync_run_finished", "shipsync_order_imported",
              "shipsync_order_updated", "shipsync_order_deleted", "shipsync_order_skipped",

@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from shipsync.pagination import Keyset, Offsets, Page, PageNumbers, PaginationError, paginate
+from shipsync.pagination import (
+    Keyset,
+    Offsets,
+    Page,
+    PageNumbers,
+    PaginationError,
+    paginate,
+    paginate_changes,
+)
 
 ROWS = [{"id": i} for i in range(1, 12)]  # 11 rows, pages of 4
 
@@ -107,3 +115,102 @@ def test_an_empty_list_is_one_call_and_no_page() -> None:
     pages = list(paginate(lambda page: (calls.append(page), Page([]))[1],
                           PageNumbers(4, key=lambda r: r), name="test"))
     assert pages == [] and calls == [1]
+
+
+# -- lists of changes (paginate_changes) -------------------------------------------------
+
+class ChangingList:
+    """A list filtered by ``since`` and sorted by change time, oldest or newest first, in
+    which ``move`` rows change (and move to the newest end) before each page after the
+    first is answered, as a server's do while a client reads it."""
+
+    def __init__(self, count: int, *, newest_first: bool, move: int = 0,
+                 show_times: bool = True) -> None:
+        self.times = {f"r{i}": float(i) for i in range(count)}
+        self.clock = float(count)
+        self.newest_first, self.move, self.show_times = newest_first, move, show_times
+        self.calls: list[tuple[str, int]] = []
+
+    def rows(self, since: float) -> list[str]:
+        chosen = [r for r, t in self.times.items() if t >= since]
+        return sorted(chosen, key=lambda r: self.times[r], reverse=self.newest_first)
+
+    def fetch(self, since: str, page: int) -> Page[dict[str, Any]]:
+        self.calls.append((since, page))
+        moment = float(since)
+        if page > 1:
+            for _ in range(self.move):  # the oldest listed rows change while we read
+                oldest = min(self.rows(moment), key=lambda r: self.times[r])
+                self.clock += 1
+                self.times[oldest] = self.clock
+        listed = self.rows(moment)
+        chunk = listed[(page - 1) * 4: page * 4]
+        return Page([{"id": r, **({"t": self.times[r]} if self.show_times else {})}
+                     for r in chunk], -(-len(listed) // 4))
+
+
+def read_changes(changing: ChangingList) -> list[dict[str, Any]]:
+    from datetime import datetime, timezone
+
+    def changed(row: dict[str, Any]) -> datetime | None:
+        return datetime.fromtimestamp(row["t"], timezone.utc) if "t" in row else None
+
+    pages = paginate_changes(changing.fetch, since="0", limit=4, key=lambda r: r["id"],
+                             changed=changed if changing.show_times else None,
+                             since_of=lambda r: str(r["t"]), name="test")
+    return [row for page in pages for row in page]
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+@pytest.mark.parametrize("move", [0, 1, 3])
+def test_a_list_of_changes_is_read_whole_while_its_rows_move(newest_first: bool,
+                                                             move: int) -> None:
+    changing = ChangingList(13, newest_first=newest_first, move=move)
+
+    rows = read_changes(changing)
+
+    # A row not handed on changed after the read passed it: it is newer than every row
+    # handed on, so a bookmark at the newest handed on finds it on the next read.
+    newest = max(r["t"] for r in rows)
+    missed = {r for r in changing.times} - {r["id"] for r in rows}
+    assert all(changing.times[r] > newest for r in missed), missed
+    if move <= 1:  # a few changes while a page is read (a server's usual pace): none missed
+        assert missed == set()
+
+
+def test_page_numbers_alone_lose_a_row_when_one_moves_oldest_first() -> None:
+    # What paginate_changes is for: the same list read by page numbers skips a row.
+    changing = ChangingList(13, newest_first=False, move=1)
+    pages = paginate(lambda page: changing.fetch("0", page),
+                     PageNumbers(4, key=lambda r: r["id"]), name="test")
+    assert {r["id"] for page in pages for r in page} != set(changing.times)
+
+
+def test_oldest_first_is_read_as_a_keyset_on_the_change_time() -> None:
+    changing = ChangingList(13, newest_first=False, move=1)
+    read_changes(changing)
+    assert all(page == 1 for _, page in changing.calls)  # no page numbers at all
+    assert len({since for since, _ in changing.calls}) == len(changing.calls)
+
+
+def test_newest_first_reads_its_first_pages_again_for_rows_that_moved_there() -> None:
+    changing = ChangingList(13, newest_first=True, move=1)
+    read_changes(changing)
+    assert [page for _, page in changing.calls][:4] == [1, 2, 3, 4]
+    assert changing.calls[4:][0][1] == 1  # then the top again
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_rows_that_show_no_time_are_read_by_page_then_the_top_again(newest_first: bool) -> None:
+    changing = ChangingList(13, newest_first=newest_first, move=0, show_times=False)
+    rows = read_changes(changing)
+    assert sorted(r["id"] for r in rows) == sorted(changing.times)
+    assert changing.calls[-1][1] == 1  # the first page read again at the end
+
+
+def test_a_server_answering_one_page_whatever_is_asked_stops_the_read() -> None:
+    def fetch(since: str, page: int) -> Page[dict[str, Any]]:
+        return Page([{"id": i, "t": 0.0} for i in range(4)], None)
+
+    with pytest.raises(PaginationError, match="same page"):
+        list(paginate_changes(fetch, since="0", limit=4, key=lambda r: r["id"], name="test"))

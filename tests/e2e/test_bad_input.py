@@ -46,7 +46,9 @@ CORPUS: list[tuple[str, dict[tuple[Any, ...], Any], str]] = [
     ("status not a number", {("status_id",): "eleven"}, "status_id"),
     ("no date created", {("date_created",): DELETE}, "date"),
     ("date created garbage", {("date_created",): "yesterday"}, "date"),
-    ("currency not a code", {("currency_code",): "Dollars"}, "currency"),
+    # Both currency fields: the one paid in (default_currency_code) is the one sent.
+    ("currency not a code", {("currency_code",): "Dollars",
+                             ("default_currency_code",): "Dollars"}, "currency"),
     ("no consignments", {("consignments",): DELETE}, "consignments"),
     ("consignments not a list", {("consignments", "shipping"): "none"}, "consignments"),
 ]

@@ -18,7 +18,10 @@ def _address(**fields: str) -> dict[str, str]:
 
 
 def _shipping_ids(order: dict) -> list[int]:
-    return sorted(c["id"] for c in order["consignments"]["shipping"])
+    """The order's shipping address ids (``order_address_id``), which its lines name: a
+    consignment's own id need not be one (the ``consignment_ids`` variant)."""
+    return sorted({line["order_address_id"] for c in order["consignments"]["shipping"]
+                   for line in c["line_items"]})
 
 
 def _lines(order: dict) -> list[dict]:

@@ -15,7 +15,8 @@ DOCS = REPO / "docs" / "plugins.md"
 HOOKS = sorted(name for name, value in vars(hookspecs).items()
                if name.startswith("shipsync_") and inspect.isfunction(value))
 ENTRY_TYPES = ["SourceSpec", "SinkSpec", "MapperSpec", "StatusPolicySpec", "ConfigSchema",
-               "SandboxSpec", "CommandSpec", "WebhookSpec", "WritebackDecision", "WritebackContext"]
+               "SandboxSpec", "CommandSpec", "WebhookSpec", "DiagnosticSpec", "WritebackDecision",
+               "WritebackContext"]
 # Names that are not hooks but that the page mentions in backticks: packages and fixtures.
 NOT_HOOKS = {"shipsync_bigcommerce", "shipsync_starshipit", "shipsync_hscodes"} | {
     name for name in vars(testing) if name.startswith("shipsync_")}

@@ -29,7 +29,7 @@ import typer
 from ..config import find_config_path
 from ..output import err_console
 from ..plugins import DISABLE_ENV, PluginHost, disabled_from_env, installed_plugin_names
-from . import config, dashboard, explain, orders, plugins, sandbox_command, serve, sync
+from . import config, dashboard, doctor, explain, orders, plugins, sandbox_command, serve, sync
 from .invocation import EXIT_INTERNAL, EXIT_USAGE, Invocation
 
 __all__ = ["create_app", "main"]
@@ -77,6 +77,7 @@ def create_app(host: PluginHost | None = None) -> typer.Typer:
     sync.register(app)
     explain.register(app)
     orders.register(app)
+    doctor.register(app)
     sandbox_command.register(app)
     dashboard.register(app)
     serve.register(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -19,7 +20,8 @@ from ..state import SQLiteStateStore, StateError
 from .invocation import Invocation
 from .sync import stop_on_signals
 
-__all__ = ["SANDBOX_HEADER", "SESSION_BOOKMARK", "STATE_NAME", "register"]
+__all__ = ["SANDBOX_HEADER", "SESSION_BOOKMARK", "STATE_NAME", "print_variants", "register",
+           "variants_of"]
 
 SANDBOX_HEADER = "Written by `shipsync sandbox`: points shipsync at the local emulators."
 STATE_NAME = "shipsync-sandbox.db"
@@ -82,10 +84,21 @@ def register(app: typer.Typer) -> None:
                 demo_every: float = typer.Option(5.0, "--demo-every", help="Seconds between "
                                                  "the demo merchant's orders (0: none)."),
                 serve_port: int = typer.Option(8080, "--serve-port",
-                                               help="Port of serve with --serve (0: any).")
+                                               help="Port of serve with --serve (0: any)."),
+                variant: Optional[list[str]] = typer.Option(
+                    None, "--variant", metavar="SANDBOX.NAME=VALUE",
+                    help="How an emulated API behaves where its documentation is silent "
+                         "(repeatable; --list-variants shows them)."),
+                list_variants: bool = typer.Option(False, "--list-variants",
+                                                   help="List every sandbox's variants and "
+                                                        "exit.")
                 ) -> None:
         """Serve the API emulators on loopback and write a config pointing at them."""
         invocation: Invocation = ctx.obj
+        if list_variants:
+            print_variants(invocation)
+            return
+        chosen = variants_of(invocation, variant or [])
         if not 10 <= orders <= 100_000:
             invocation.fail("--orders must be between 10 and 100000")
         if write_config.exists() and not force:
@@ -108,12 +121,14 @@ def register(app: typer.Typer) -> None:
 
             if missing_libraries():
                 invocation.fail("--serve needs pip install 'shipsync[serve]'")
-            with SandboxSet(invocation.host, port=port, orders=orders, seed=seed) as sandboxes:
+            with SandboxSet(invocation.host, port=port, orders=orders, seed=seed,
+                            variants=chosen) as sandboxes:
                 serve_sandbox(invocation, sandboxes, write_config, SANDBOX_HEADER, serve_port,
                               demo_every)
             return
         with stop_on_signals() as stop:
-            sandboxes = SandboxSet(invocation.host, port=port, orders=orders, seed=seed).start()
+            sandboxes = SandboxSet(invocation.host, port=port, orders=orders, seed=seed,
+                                   variants=chosen).start()
             try:
                 raw = sandboxes.config(state_path=state_path)
                 write_config.write_text(dump_toml(raw, header=SANDBOX_HEADER))
@@ -131,3 +146,23 @@ def register(app: typer.Typer) -> None:
                     pass
             finally:
                 sandboxes.stop()
+
+
+def variants_of(invocation: Invocation, texts: list[str]) -> dict[str, dict[str, str]]:
+    """``--variant`` values as ``{sandbox: {name: value}}``, or exit 2 saying what is wrong."""
+    from ..sandboxes import parse_variants
+
+    try:
+        return parse_variants(invocation.host, texts)
+    except ValueError as exc:
+        invocation.fail(str(exc))
+
+
+def print_variants(invocation: Invocation) -> None:
+    """Every sandbox's variants, the default (the most likely behaviour) first."""
+    out = console()
+    for name in sorted(invocation.host.sandboxes):
+        for variant, values in sorted(invocation.host.sandboxes[name].variants.items()):
+            others = ", ".join(values[1:])
+            out.print(f"{name}.{variant}: {values[0]} (default)"
+                      + (f"; also {others}" if others else ""), markup=False)

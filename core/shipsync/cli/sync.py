@@ -66,6 +66,7 @@ class SyncOptions:
     sandbox: bool = False
     sandbox_orders: int = 40
     seed: int = 0
+    variants: tuple[str, ...] = ()
 
 
 class StopSignal(threading.Event):
@@ -278,10 +279,12 @@ def _session(invocation: Invocation,
         yield invocation.config(), None
         return
     from ..sandboxes import SandboxSet  # the emulators load only for --sandbox
+    from .sandbox_command import variants_of
 
+    chosen = variants_of(invocation, list(options.variants))
     with tempfile.TemporaryDirectory(prefix="shipsync-sandbox-") as tmp:
         sandboxes = SandboxSet(invocation.host, orders=options.sandbox_orders,
-                               seed=options.seed).start()
+                               seed=options.seed, variants=chosen).start()
         try:
             raw = sandboxes.config(state_path=Path(tmp) / "state.db")
             try:
@@ -318,10 +321,17 @@ def register(app: typer.Typer) -> None:
             sandbox_orders: int = typer.Option(40, "--sandbox-orders", metavar="N",
                                                help="Orders seeded with --sandbox."),
             seed: int = typer.Option(0, "--seed", metavar="N",
-                                     help="Seed of the sandbox data.")) -> None:
+                                     help="Seed of the sandbox data."),
+            variant: Optional[list[str]] = typer.Option(
+                None, "--variant", metavar="SANDBOX.NAME=VALUE",
+                help="With --sandbox: how an emulated API behaves where its documentation is "
+                     "silent (repeatable; `shipsync sandbox --list-variants`).")) -> None:
         """Import orders into the sink, then write tracking back, for each store."""
+        if variant and not sandbox:
+            ctx.obj.fail("--variant chooses how the sandboxes behave: use it with --sandbox")
         execute(ctx.obj, SyncOptions(source, ("import", "writeback"), store, days, dry_run,
-                                     as_json, every, sandbox, sandbox_orders, seed))
+                                     as_json, every, sandbox, sandbox_orders, seed,
+                                     tuple(variant or ())))
 
     @app.command("import")
     def import_(ctx: typer.Context, source: str = SOURCE,

@@ -12,6 +12,8 @@ One module per step, so a reader finds each behaviour by its file name:
   shipments and statuses), for a chunk or one shipment;
 - ``journal``: every remote write as intent, call, outcome (``journaled``);
 - ``settling``: writes whose answer was lost, looked up before anything is resent;
+- ``assumptions``: what is known of each API's uncertain behaviour (``shipsync
+  doctor``'s findings and a run's own), kept in the state file;
 - ``context``: what a store's run shares (``RunContext``, ``RunOptions``);
 - ``report``: what a store's run reports (``StoreReport``).
 
@@ -21,6 +23,7 @@ Plugins talk to it through ``shipsync.contracts``.
 from __future__ import annotations
 
 from ..contracts import Context, RunInfo
+from .assumptions import StateAssumptions, source_subject
 from .context import STEPS, EngineError, RunContext, RunOptions, Stopped
 from .importing import Importer
 from .journal import Journal, Outcome, fingerprint
@@ -39,9 +42,11 @@ __all__ = [
     "RunInfo",
     "RunOptions",
     "STEPS",
+    "StateAssumptions",
     "Stopped",
     "StoreReport",
     "StoreRun",
     "Writeback",
     "fingerprint",
+    "source_subject",
 ]

@@ -24,6 +24,7 @@ from ..plugins import PluginHost
 from ..registry import MapperSpec, StatusPolicySpec
 from ..settings import StoreSettings
 from ..state import LEASE_SECONDS, StateStore
+from .assumptions import StateAssumptions, source_subject
 from .context import STEPS, EngineError, RunContext, RunOptions, Stopped
 from .importing import Importer
 from .leasing import Heartbeat
@@ -58,6 +59,13 @@ class Engine:
         self.concurrency = int(run.get("concurrency", 4))
         self.lease_seconds = float(config.section("state").get("lease_seconds", LEASE_SECONDS))
         self._sinks: dict[str, Sink] = {}
+        self._assumptions: dict[str, StateAssumptions] = {}
+
+    def assumptions(self, subject: str) -> StateAssumptions:
+        """What is known of ``subject``'s API (a sink's name, or ``SOURCE:STORE``)."""
+        if subject not in self._assumptions:
+            self._assumptions[subject] = StateAssumptions(self.state, subject)
+        return self._assumptions[subject]
 
     def stores(self, source_name: str, only: str | None = None) -> list[StoreSettings]:
         """The configured stores of a source (or the one named ``only``)."""
@@ -131,7 +139,8 @@ class Engine:
                 raise EngineError(f"no sink named {name!r} (installed: "
                                   f"{', '.join(sorted(self.host.sinks)) or 'none'})")
             context = Context(self.config.data, http_options=self.http_options,
-                              concurrency=self.concurrency, config_path=self.config.path)
+                              concurrency=self.concurrency, config_path=self.config.path,
+                              assumptions=self.assumptions(name))
             self._sinks[name] = self.host.sinks[name].factory(self.config.section(name), context)
         return self._sinks[name]
 
@@ -140,7 +149,8 @@ class Engine:
         if self.reuse_sources and key in self._sources:
             return self._sources[key]
         context = Context(self.config.data, settings.name, settings.section, self.http_options,
-                          self.concurrency, self.config.path)
+                          self.concurrency, self.config.path,
+                          self.assumptions(source_subject(source_name, settings.name)))
         source = self.host.sources[source_name].factory(settings.name, settings.section, context)
         if self.reuse_sources:
             self._sources[key] = source
@@ -289,6 +299,9 @@ class StoreRun:
         sink = engine.sink(sink_name)
         self.lease_seconds = engine.lease_seconds
         self.owns_source = not engine.reuse_sources
+        # A dry run reads what is known of the APIs and records nothing.
+        for subject in (sink_name, source_subject(source_name, settings.name)):
+            engine.assumptions(subject).dry = options.dry_run
         self.ctx = RunContext(
             hook=engine.host.hook, state=engine.state, config=engine.config,
             concurrency=engine.concurrency, source_name=source_name,

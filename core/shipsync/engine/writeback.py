@@ -22,7 +22,7 @@ from .. import records
 from ..contracts import Destination, OrderResult, ShipmentRecord
 from ..registry import WritebackContext, WritebackDecision
 from ..state import Link
-from .context import RunContext, Stopped, parse_iso
+from .context import RunContext, Stopped, now_utc, parse_iso
 from .settling import settle
 
 __all__ = ["WRITEBACK_CHUNK", "Writeback"]
@@ -41,6 +41,7 @@ class Writeback:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.written: set[str] = set()  # order numbers this run wrote back (or would, dry)
+        self._in_doubt: set[str] | None = None  # shipment posts still unsettled (read once)
 
     def run(self) -> None:
         """Write back every shipment printed since the bookmark, and those left pending."""
@@ -58,6 +59,7 @@ class Writeback:
         if pending:
             self.write_back(pending)
         newest = bookmark  # the sink's own clock: the newest change seen, never ours
+        started = now_utc()  # ...but never later than when the read began
         rows: list[_Row] = []
         for page in ctx.sink.shipped_since(since):
             ctx.check_stop()
@@ -73,7 +75,9 @@ class Writeback:
         if rows:
             self.write_back(rows)
         if not ctx.dry and newest is not None:
-            ctx.state.set_bookmark(key, newest.isoformat())
+            # Never after the read began: a sink time misread into the future (or a label
+            # printed while this step ran) must not be passed over.
+            ctx.state.set_bookmark(key, min(newest, started).isoformat())
 
     def write_back_shipment(self, shipment: ShipmentRecord) -> bool:
         """Write back one printed sink order; False when it is not one to write back."""
@@ -117,13 +121,19 @@ class Writeback:
         by_order: dict[str, list[_Row]] = {}
         for shipment, link in rows:
             by_order.setdefault(link.order_id, []).append((shipment, link))
+        if not by_order:
+            return
         ctx.expect("writeback", len(by_order))
         current = ctx.source.current_orders(list(by_order))
 
         def one(order_id: str) -> None:
             ctx.check_stop()
             ctx.tick("writeback")
-            self.write_back_order(order_id, by_order[order_id], current.get(order_id))
+            # An incomplete record is read whole here, by the order's own worker: the
+            # sink's reads and the source's writes of different orders overlap.
+            items = self.completed(by_order[order_id])
+            if items:
+                self.write_back_order(order_id, items, current.get(order_id))
 
         workers = min(ctx.concurrency, len(by_order))
         if workers <= 1:
@@ -141,6 +151,43 @@ class Writeback:
         for error in errors:
             if error is not None:
                 raise error
+
+    def completed(self, rows: list[_Row]) -> list[_Row]:
+        """The rows, each incomplete record (``complete`` False) read whole from the sink.
+
+        A list may show one parcel of a label only, or no tracking link: the record
+        comes whole from the sink's own record of the order, one call each. One that
+        cannot be read now stays ``printed`` and is tried again next run.
+        """
+        out: list[_Row] = []
+        for shipment, link in rows:
+            if shipment.get("complete") is not False:
+                out.append((shipment, link))
+            elif (whole := self._whole(shipment, link)) is not None:
+                out.append((whole, link))
+        return out
+
+    def _whole(self, shipment: ShipmentRecord, link: Link) -> ShipmentRecord | None:
+        ctx = self.ctx
+        try:
+            record = ctx.sink.shipment(link.order_number)
+        except Exception as exc:  # noqa: BLE001 - this order's failure, not the run's
+            why = f"its record could not be read ({exc})"
+        else:
+            if record is not None:
+                merged = _merged(shipment, record)
+                problems = records.errors_of("shipment.json", merged)
+                if problems:
+                    ctx.fail(link.order_id, f"{link.order_number}: invalid shipment record: "
+                             + "; ".join(map(str, problems[:5])), merged, quarantine=False)
+                    return None
+                if not ctx.dry:
+                    ctx.relink(link, "printed", detail=json.dumps(merged))
+                return merged
+            why = "the sink no longer shows it printed"
+        ctx.fail(link.order_id, f"{link.order_number}: not written back yet: {why}; tried "
+                 "again next run", quarantine=False)
+        return None
 
     def write_back_order(self, order_id: str, items: list[_Row],
                          result: OrderResult | None) -> None:
@@ -251,6 +298,14 @@ class Writeback:
                    "destination_id": link.destination_id, "order_number": link.order_number,
                    "tracking_number": tracking}
         key = f"{order_id}:{link.destination_id}:{tracking}"
+        if self._in_doubt is None:  # after the step's settling: what is still unknown
+            self._in_doubt = ctx.journal.open_keys(ctx.source_name, "create_shipment")
+        if key in self._in_doubt:
+            # An earlier post's answer was lost and its lookup failed: sending it again
+            # could make a second shipment. It is looked up again at the next step.
+            ctx.skip(order_id, "an earlier shipment post of it is still in doubt: looked up "
+                     "again before anything is sent")
+            return False
         last = None
         for _attempt in range(SHIPMENT_ATTEMPTS):
             outcome = ctx.journal.journaled(
@@ -295,6 +350,15 @@ class Writeback:
                      f"{outcome.error or outcome.in_doubt}", quarantine=False)
             return False
         return True
+
+
+def _merged(partial: ShipmentRecord, whole: ShipmentRecord) -> ShipmentRecord:
+    """The whole record, keeping the list's bookmark time and what the whole one lacks."""
+    merged: ShipmentRecord = {**partial, **whole}
+    if partial.get("updated"):
+        merged["updated"] = partial["updated"]
+    merged.pop("complete", None)
+    return merged
 
 
 def _later(newest: datetime | None, shipment: ShipmentRecord) -> datetime | None:

@@ -180,6 +180,10 @@ class BigCommerceClient:
     def shipments(self, order_id: str | int) -> list[dict[str, Any]]:
         return self._pages(f"orders/{order_id}/shipments")
 
+    def shipping_addresses(self, order_id: str | int) -> list[dict[str, Any]]:
+        """The order's shipping addresses: their ``id`` is the ``order_address_id``."""
+        return self._pages(f"orders/{order_id}/shipping_addresses")
+
     def store(self) -> dict[str, Any]:
         endpoint = "bigcommerce GET /v2/store"
         return expect_object(json_of(self.v2.request("GET", "store"), endpoint), endpoint)

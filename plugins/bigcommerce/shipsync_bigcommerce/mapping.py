@@ -10,10 +10,13 @@ from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Iterable
 
+
 __all__ = [
     "KG_PER_UNIT",
     "MappingError",
     "canonical_order",
+    "consignment_address_id",
+    "country_name",
     "kg_per_unit",
     "parse_date",
     "rfc2822",
@@ -176,6 +179,17 @@ def _shipping_address(consignment: dict[str, Any], billing: dict[str, Any]) -> d
     }
 
 
+def country_name(code: str) -> str:
+    """The country's common name for an ISO 3166-1 alpha-2 code ("" if unknown)."""
+    code = code.strip().upper()
+    if code == "XK":
+        return "Kosovo"  # not in ISO 3166-1, used by carriers
+    import pycountry  # only for a pickup location: importing it costs start-up time
+
+    found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+    return str(getattr(found, "common_name", None) or found.name) if found else ""
+
+
 def _pickup_address(consignment: dict[str, Any], billing: dict[str, Any]) -> dict[str, Any]:
     location = consignment.get("location") or {}
     return {
@@ -189,7 +203,10 @@ def _pickup_address(consignment: dict[str, Any], billing: dict[str, Any]) -> dic
         "city": _text(location.get("city")),
         "state": _text(location.get("state")),
         "post_code": _text(location.get("postal_code")),
-        "country": _text(location.get("country")) or _text(location.get("country_alpha2")),
+        # A location has country_alpha2, not a country's name (spec): the name comes from it.
+        "country": (_text(location.get("country"))
+                    or country_name(_text(location.get("country_alpha2")))
+                    or _text(location.get("country_alpha2"))),
         "country_code": _text(location.get("country_alpha2")).upper(),
     }
 
@@ -200,6 +217,20 @@ def consignment_lines(consignment: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(lines, list):
         raise MappingError(f"consignment {consignment.get('id')}: line_items is not a list")
     return [line for line in lines if not isinstance(line, dict) or "quantity" in line]
+
+
+def consignment_address_id(consignment: dict[str, Any]) -> str:
+    """The ``order_address_id`` of a shipping consignment's lines, when they agree ("" if not).
+
+    A shipment names the shipping address by ``order_address_id``, which the spec does
+    not say a consignment's ``id`` equals; every line of the consignment carries it.
+    """
+    found = set()
+    lines = consignment.get("line_items")
+    for line in lines if isinstance(lines, list) else []:
+        if isinstance(line, dict) and line.get("order_address_id") not in (None, "", 0, "0"):
+            found.add(_text(line.get("order_address_id")))
+    return found.pop() if len(found) == 1 and next(iter(found)).isdigit() else ""
 
 
 def is_truncated(order: dict[str, Any]) -> bool:
@@ -231,7 +262,9 @@ def canonical_order(
 
     ``products``, when given, replaces the inline consignment lines (used when
     BigCommerce truncated them): lines are then grouped by their
-    ``order_address_id`` / ``order_pickup_method_id``.
+    ``order_address_id`` / ``order_pickup_method_id``. A shipping destination's
+    ``address_id`` is the ``order_address_id`` its lines name, when that is not the
+    consignment's own id.
     """
     customs = customs or {}
     kg_factor = kg_per_unit(weight_units)
@@ -260,10 +293,19 @@ def canonical_order(
         if not isinstance(group, list) or not all(isinstance(c, dict) for c in group):
             raise MappingError(f"consignments.{key} is not a list of consignments")
         raw += [(kind, c) for c in group]
+    shipping_count = sum(1 for kind, _ in raw if kind == "shipping")
     for kind, consignment in raw:
         cid = str(consignment.get("id"))
+        address_id = consignment_address_id(consignment) if kind == "shipping" else ""
         if by_line is not None:
-            lines = by_line.get(("pickup:" if kind == "pickup" else "ship:") + cid, [])
+            if kind == "pickup":
+                lines = by_line.get("pickup:" + cid, [])
+            else:
+                lines = by_line.get("ship:" + (address_id or cid), [])
+                if not lines and not address_id and shipping_count == 1:
+                    # The inline lines named no address: one address holds every shipped line.
+                    lines = [line for k, group in by_line.items() if k.startswith("ship:")
+                             for line in group]
         else:
             lines = consignment_lines(consignment)
         address = (_shipping_address(consignment, billing) if kind == "shipping"
@@ -298,6 +340,8 @@ def canonical_order(
             "items": items,
         }
         if kind == "shipping":
+            if address_id and address_id != cid:
+                destination["address_id"] = address_id
             destination["items_total"] = _int(consignment.get("items_total") or 0, "items_total")
             destination["items_shipped"] = _int(consignment.get("items_shipped") or 0,
                                                 "items_shipped")
@@ -319,7 +363,9 @@ def canonical_order(
         "date_created": parse_date(order.get("date_created") or "").isoformat(),
         "date_modified": parse_date(order.get("date_modified") or order.get("date_created")
                                     or "").isoformat(),
-        "currency": (_text(order.get("currency_code") or order.get("default_currency_code"))
+        # The amounts are in the transactional currency (default_currency_code, in the
+        # spec's own words); currency_code is only the one the shopper browsed in.
+        "currency": (_text(order.get("default_currency_code") or order.get("currency_code"))
                      or "AUD").upper(),
         "reference": order_id,
         "customer_message": _text(order.get("customer_message")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shipsync import (
     CommandSpec,
     ConfigSchema,
+    DiagnosticSpec,
     SandboxSpec,
     SourceSpec,
     StatusPolicySpec,
@@ -13,9 +14,10 @@ from shipsync import (
     lazy,
 )
 
-from . import settings, status
+from . import diagnostics, settings, status
 from .carriers import shipsync_tracking_carrier  # noqa: F401 - a hook implementation
 from .source import BigCommerceSource
+from .variants import VARIANTS
 
 
 @hookimpl
@@ -45,6 +47,7 @@ def shipsync_sandboxes() -> list[SandboxSpec]:
         config=lazy("shipsync_bigcommerce.sandbox:sandbox_config"),
         description="BigCommerce stores (v2 orders, shipments, statuses, store; v3 units and "
                     "customs) with seeded orders, rate limits and fault injection.",
+        variants=VARIANTS,
     )]
 
 
@@ -61,3 +64,8 @@ def shipsync_webhooks() -> list[WebhookSpec]:
         name="bigcommerce", factory=lazy("shipsync_bigcommerce.webhooks:BigCommerceWebhooks"),
         description="Order and shipment webhooks of each store (v3 /hooks), with a secret "
                     "header and Standard Webhooks signatures.")]
+
+
+@hookimpl
+def shipsync_diagnostics() -> list[DiagnosticSpec]:
+    return list(diagnostics.DIAGNOSTICS)

@@ -8,9 +8,12 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from shipsync.contracts import (
+    Assumptions,
     CanonicalOrder,
     Context,
     Destination,
+    Finding,
+    MemoryAssumptions,
     OrderResult,
     ShipmentRecord,
     SourceCapabilities,
@@ -20,6 +23,7 @@ from shipsync.http import ApiError, RateBudget
 from shipsync.streams import merge
 
 from . import mapping
+from .assumptions import ASSUMPTIONS, CONSIGNMENT_IDS
 from .client import BigCommerceClient
 from .settings import store_settings
 from .status import NOT_SHIPPABLE, STATUS_NAMES
@@ -55,6 +59,11 @@ class BigCommerceSource:
                             burst=max(1.0, self.settings["rate_limit"] / 10.0), reserve=reserve)
         self.client = BigCommerceClient(self.settings["api_path"], self.settings["access_token"],
                                         budget=budget, **options)
+        self.assumptions: Assumptions = (getattr(context, "assumptions", None)
+                                         or MemoryAssumptions())
+        # (order id, destination id) -> the order_address_id its shipments must name.
+        self._address_ids: dict[tuple[str, str], str] = {}
+        self._seen_consignment_ids = False
         self._weight_units: str | None = None
         self._units_future: Future[str] | None = None
         self._customs: dict[int, dict[str, Any]] = {}
@@ -217,7 +226,28 @@ class BigCommerceSource:
             # Whatever shape the data came in, one odd order must not stop the others.
             return OrderResult(order_id, error=f"malformed order data ({type(exc).__name__}: "
                                f"{exc})", raw=row, status_id=status_id)
+        self._remember_addresses(order)
         return OrderResult(order_id, order=order, raw=row)
+
+    def _remember_addresses(self, order: CanonicalOrder) -> None:
+        """Which order_address_id each shipping destination's shipments name; a consignment
+        whose id is not it is recorded (once) as what this store's API does."""
+        for destination in order["destinations"]:
+            if destination["kind"] != "shipping":
+                continue
+            address_id = destination.get("address_id")
+            if address_id:
+                self._address_ids[(order["order_id"], destination["destination_id"])] = \
+                    address_id
+                if not self._seen_consignment_ids:
+                    self._seen_consignment_ids = True
+                    self.assumptions.record(Finding(
+                        CONSIGNMENT_IDS, "contradicted", ASSUMPTIONS[CONSIGNMENT_IDS],
+                        observed=f"order {order['order_id']}: consignment "
+                                 f"{destination['destination_id']}, order_address_id "
+                                 f"{address_id}",
+                        instead="each shipment names the order_address_id of the "
+                                "consignment's lines (or of the order's shipping addresses)"))
 
     def not_importable_reason(self, order: CanonicalOrder) -> str | None:
         statuses = list(self.settings["import_statuses"])
@@ -248,14 +278,42 @@ class BigCommerceSource:
         # is in memory at a time, not the raw orders of the whole chunk.
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ranges) or 1)),
                                 thread_name_prefix="bigcommerce") as pool:
-            return {result.order_id: result for results in pool.map(read, ranges)
-                    for result in results}
+            found = {result.order_id: result for results in pool.map(read, ranges)
+                     for result in results}
+        for result in found.values():
+            if result.order is not None:
+                self._resolve_addresses(result.order)
+        return found
+
+    def _resolve_addresses(self, order: CanonicalOrder) -> None:
+        """Give each shipping destination whose lines named no order_address_id the id of
+        its shipping address (``GET …/shipping_addresses``, one call for the order), unless
+        the consignment's id is itself one of them."""
+        missing = [d for d in order["destinations"]
+                   if d["kind"] == "shipping" and not d.get("address_id") and d["items"]]
+        if not missing:
+            return
+        addresses = self.client.shipping_addresses(order["order_id"])
+        ids = {str(a.get("id")) for a in addresses}
+        shipping = [d for d in order["destinations"] if d["kind"] == "shipping"]
+        for destination in missing:
+            if destination["destination_id"] in ids:
+                continue  # the consignment's id is the address's
+            match = (addresses if len(addresses) == 1 and len(shipping) == 1
+                     else [a for a in addresses
+                           if _same_address(a, destination["address"])])
+            if len(match) == 1:
+                destination["address_id"] = str(match[0].get("id"))
+                self._address_ids[(order["order_id"], destination["destination_id"])] = \
+                    destination["address_id"]
 
     def shipment_body(self, destination: Destination, shipment: ShipmentRecord,
                       tracking_carrier: str) -> dict[str, Any]:
         numbers = shipment.get("tracking_numbers") or []
         body: dict[str, Any] = {
-            "order_address_id": int(destination["destination_id"]),
+            # The shipping address's id: a consignment's own id need not be it.
+            "order_address_id": int(destination.get("address_id")
+                                    or destination["destination_id"]),
             "items": [{"order_product_id": int(item["line_id"]), "quantity": item["quantity"]}
                       for item in destination["items"]],
             "tracking_number": numbers[0][:TRACKING_LIMIT] if numbers else "",
@@ -279,14 +337,32 @@ class BigCommerceSource:
                       tracking_number: str) -> SourceShipment | None:
         """An existing shipment for this address and tracking number (to settle a doubt)."""
         wanted = tracking_number[:TRACKING_LIMIT]  # as shipment_body sent it
+        address_id = self._address_id(order_id, destination_id)
         for shipment in self.client.shipments(order_id):
-            if (str(shipment.get("order_address_id")) == str(destination_id)
+            if (str(shipment.get("order_address_id")) == address_id
                     and (shipment.get("tracking_number") or "") == wanted):
                 return SourceShipment(str(shipment.get("id", "")), str(destination_id), wanted)
         return None
 
+    def _address_id(self, order_id: str, destination_id: str) -> str:
+        """The order_address_id of a destination: remembered, else read from the order."""
+        key = (str(order_id), str(destination_id))
+        if key not in self._address_ids:
+            self.current_orders([str(order_id)])  # remembers what it converts
+        return self._address_ids.get(key, str(destination_id))
+
     def set_status(self, order_id: str, status_id: int) -> None:
         self.client.set_status(order_id, status_id)
+
+
+def _same_address(address: dict[str, Any], canonical: dict[str, Any]) -> bool:
+    """A shipping address (``GET …/shipping_addresses``) is the canonical destination's."""
+    name = " ".join(str(address.get(k) or "").strip() for k in ("first_name", "last_name"))
+    return (str(address.get("street_1") or "").strip() == canonical.get("street", "")
+            and str(address.get("zip") or "").strip() == canonical.get("post_code", "")
+            and str(address.get("country_iso2") or "").strip().upper()
+            == canonical.get("country_code", "")
+            and " ".join(name.split()) == canonical.get("name", ""))
 
 
 def _status_of(row: dict[str, Any]) -> int | None:

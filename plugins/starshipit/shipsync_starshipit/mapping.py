@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 from shipsync.contracts import ShipmentRecord
 
 __all__ = [
+    "CARRIER_NAMES",
     "LIMITS",
     "PICKUP_CARRIER",
     "LimitError",
+    "carrier_code",
     "clean_text",
+    "destination_country",
+    "earliest_instant",
     "order_body",
+    "origin_country",
     "parse_time",
     "shipment_record",
+    "shipments_row_record",
 ]
 
 LIMITS = {
@@ -53,6 +59,35 @@ LIMITS = {
 #: Starshipit's pseudo-courier for click-and-collect orders: no parcel, nothing to track.
 PICKUP_CARRIER = "PickupInStore"
 _PICKUP_NAMES = {"pickupinstore", "pickup in store", "pickup in-store"}
+
+#: Carrier codes and the names Starshipit shows for them (fact sheet §9: the codes of
+#: [DART]/[DEV], the names seen in answers). ``GET /api/orders/shipments`` gives only the
+#: name: this table gives the code back, for the tracking carrier of the source.
+CARRIER_NAMES: dict[str, str] = {
+    "AusPost": "Australia Post",
+    "AusPostMail": "Australia Post Mail",
+    "MyPostBusiness": "MyPost Business",
+    "StarTrack": "StarTrack",
+    "StarTrackCourier": "StarTrack Courier",
+    "CouriersPlease": "Couriers Please",
+    "Fastways": "Aramex",
+    "TNT": "TNT",
+    "TollIPEC": "Toll IPEC",
+    "TollPriority": "Toll Priority",
+    "MyToll": "MyToll",
+    "HunterExpress": "Hunter Express",
+    "Sendle": "Sendle",
+    "NZPost": "NZ Post",
+    "CourierPost": "CourierPost",
+    "DHL": "DHL Express",
+    "PickupInStore": "Pickup In Store",
+}
+_CODES_BY_NAME = {name.lower(): code for code, name in CARRIER_NAMES.items()}
+_CODES_BY_NAME.update({code.lower(): code for code in CARRIER_NAMES})
+
+#: The widest offset from UTC a place keeps (UTC+14, Kiribati): a time without an
+#: offset is at the earliest this much before the same wall time read as UTC.
+WIDEST_OFFSET = timedelta(hours=14)
 
 
 class LimitError(ValueError):
@@ -115,8 +150,8 @@ def order_body(order_number: str, order: dict[str, Any],
         raise LimitError("order_number is empty")
     address = destination["address"]
     street, building = _split_street(address.get("street", ""), address.get("building", ""))
-    country = _exact(address.get("country") or address.get("country_code"), "country",
-                     "destination.country")
+    country = _exact(destination_country(address.get("country"), address.get("country_code")),
+                     "country", "destination.country")
     if len(country) < 2:
         raise LimitError("destination.country is missing")
     post_code = _exact(address.get("post_code", ""), "post_code", "destination.post_code")
@@ -157,7 +192,8 @@ def order_body(order_number: str, order: dict[str, Any],
             if tariff:
                 body_item["tariff_code"] = tariff
         if item.get("country_of_origin"):
-            body_item["country_of_origin"] = _cut(item["country_of_origin"], "country_of_origin")
+            body_item["country_of_origin"] = _cut(origin_country(item["country_of_origin"]),
+                                                  "country_of_origin")
         for extra in ("size", "color"):
             if item.get(extra):
                 body_item[extra] = clean_text(item[extra])[:100]
@@ -178,6 +214,51 @@ def order_body(order_number: str, order: dict[str, Any],
     return body
 
 
+def destination_country(country: Any, code: Any) -> str:
+    """The destination country by name, as Starshipit's docs want it ("Australia").
+
+    The canonical order's ``country`` is a name; a bare ISO code there (a third-party
+    mapper's, a pickup location's) is turned into the country's common name.
+    """
+    name = clean_text(country)
+    iso = clean_text(code).upper()
+    if name and not (len(name) == 2 and name.isalpha()):
+        return name
+    found = _country(name.upper() if name else iso)
+    return found or name or iso
+
+
+def origin_country(value: Any) -> str:
+    """A country of origin as its ISO 3166-1 alpha-2 code (what BigCommerce's customs
+    information holds): a name is turned into its code, an unknown value kept as given."""
+    text = clean_text(value)
+    if len(text) == 2 and text.isalpha():
+        return text.upper()
+    import pycountry  # only for a name: importing it costs start-up time
+
+    try:
+        return str(pycountry.countries.lookup(text).alpha_2)
+    except LookupError:
+        return text
+
+
+def _country(code: str) -> str:
+    if code == "XK":
+        return "Kosovo"  # not in ISO 3166-1, used by carriers
+    import pycountry  # only for a bare code: importing it costs start-up time
+
+    found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+    return str(getattr(found, "common_name", None) or found.name) if found else ""
+
+
+def carrier_code(carrier: Any, carrier_name: Any = "") -> str:
+    """The carrier's code: as given, else from the name Starshipit shows ("" if unknown)."""
+    code = clean_text(carrier)
+    if code:
+        return code
+    return _CODES_BY_NAME.get(clean_text(carrier_name).lower(), "")
+
+
 def parse_time(value: Any) -> datetime | None:
     """Starshipit times: ISO-8601 with up to 7 fractional digits, with or without Z."""
     if not value or not isinstance(value, str):
@@ -193,33 +274,120 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
 
 
+def earliest_instant(value: Any) -> str:
+    """The earliest UTC instant a Starshipit time can mean, ISO-8601 ("" if unreadable).
+
+    A time with ``Z`` or an offset is exact. One without any (the account's local time,
+    some answers show) is taken as the earliest it can be, ``WIDEST_OFFSET`` before the
+    same wall time in UTC, so that a bookmark built from it never runs ahead of the
+    remote clock: the next read starts early and reads some rows again, never too late.
+    """
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    text = str(value).strip()
+    exact = text.upper().endswith("Z") or bool(re.search(r"[+-]\d{2}:?\d{2}$", text))
+    return (moment if exact else moment - WIDEST_OFFSET).astimezone(timezone.utc).isoformat()
+
+
 def is_pickup(carrier: str, carrier_name: str = "") -> bool:
     return (carrier or "").strip().lower() in _PICKUP_NAMES or (
         carrier_name or "").strip().lower() in _PICKUP_NAMES
 
 
-def shipment_record(row: dict[str, Any]) -> ShipmentRecord:
-    """A ShippedOrder row of ``GET /api/orders/shipped`` (or a printed order) as a shipment."""
+def shipment_record(row: dict[str, Any], *, complete: bool | None = None) -> ShipmentRecord:
+    """A ShippedOrder row of ``GET /api/orders/shipped``, or a printed order (full model),
+    as a shipment record.
+
+    A row with ``packages`` (or an order) gives every parcel's number; a flat row (one
+    ``tracking_number``) does not, and is ``complete: false`` unless ``complete`` says
+    otherwise. ``updated`` is the earliest instant the row's time can mean.
+    """
     numbers: list[str] = []
-    for package in row.get("packages") or []:
-        number = clean_text(package.get("tracking_number"))
+    packages = row.get("packages")
+    for package in packages if isinstance(packages, list) else []:
+        number = clean_text(package.get("tracking_number")) if isinstance(package, dict) else ""
         if number and number not in numbers:
             numbers.append(number)
     first = clean_text(row.get("tracking_number"))
     if first and first not in numbers:
         numbers.insert(0, first)
+    carrier = carrier_code(row.get("carrier"), row.get("carrier_name"))
+    whole = isinstance(packages, list) if complete is None else complete
+    if not numbers and is_pickup(carrier, clean_text(row.get("carrier_name"))):
+        whole = True  # nothing to track: nothing missing
     record: dict[str, Any] = {
         "sink": "starshipit",
-        "pickup": is_pickup(clean_text(row.get("carrier")), clean_text(row.get("carrier_name"))),
+        "pickup": is_pickup(carrier, clean_text(row.get("carrier_name"))),
         "sink_order_id": str(row.get("order_id")),
         "order_number": clean_text(row.get("order_number")),
-        "carrier": clean_text(row.get("carrier")),
+        "carrier": carrier,
         "carrier_name": clean_text(row.get("carrier_name")),
         "carrier_service_code": clean_text(row.get("carrier_service_code")),
         "tracking_numbers": numbers,
-        "tracking_url": clean_text(row.get("tracking_url"))[:500],
-        "shipped_date": clean_text(row.get("shipped_date")),
-        "updated": clean_text(row.get("last_updated") or row.get("shipped_date")),
+        "tracking_url": clean_text(row.get("tracking_url") or _first_url(packages))[:500],
+        "shipped_date": clean_text(row.get("shipped_date") or _label_date(packages)),
+        "updated": earliest_instant(row.get("last_updated") or row.get("shipped_date")
+                                    or _label_date(packages)),
     }
+    if not whole:
+        record["complete"] = False
     return cast(ShipmentRecord, {k: v for k, v in record.items()
                                  if v != "" or k in ("carrier", "tracking_numbers")})
+
+
+def shipments_row_record(row: dict[str, Any]) -> ShipmentRecord:
+    """A row of ``GET /api/orders/shipments`` (a printed label: every parcel's number, the
+    carrier's name only, no tracking link) as a shipment record: ``complete: false``
+    (the order itself gives the link) but for Pickup In Store (nothing to track)."""
+    numbers: list[str] = []
+    for value in row.get("tracking_numbers") or []:
+        number = clean_text(value)
+        if number and number not in numbers:
+            numbers.append(number)
+    name = clean_text(row.get("carrier_name"))
+    carrier = carrier_code("", name)
+    record: dict[str, Any] = {
+        "sink": "starshipit",
+        "pickup": is_pickup(carrier, name),
+        "sink_order_id": str(row.get("order_id")),
+        "order_number": clean_text(row.get("order_number")),
+        "carrier": carrier,
+        "carrier_name": name,
+        "carrier_service_code": clean_text(row.get("carrier_service_code")),
+        "tracking_numbers": numbers,
+        "shipped_date": clean_text(row.get("date")),
+        "updated": earliest_instant(row.get("date")),
+    }
+    if not record["pickup"]:
+        record["complete"] = False
+    return cast(ShipmentRecord, {k: v for k, v in record.items()
+                                 if v != "" or k in ("carrier", "tracking_numbers")})
+
+
+def merged_record(listed: ShipmentRecord, label: ShipmentRecord) -> ShipmentRecord:
+    """A ``/shipped`` row's record with the parcels of the same label's ``/shipments`` row."""
+    merged: dict[str, Any] = dict(listed)
+    merged["tracking_numbers"] = list(dict.fromkeys(
+        [*label.get("tracking_numbers", []), *listed.get("tracking_numbers", [])]))
+    merged["carrier"] = listed.get("carrier") or label.get("carrier", "")
+    merged.pop("complete", None)
+    if not merged["carrier"] and not merged.get("pickup"):
+        merged["complete"] = False
+    if label.get("updated", "") > listed.get("updated", ""):
+        merged["updated"] = label["updated"]
+    return cast(ShipmentRecord, merged)
+
+
+def _first_url(packages: Any) -> str:
+    for package in packages if isinstance(packages, list) else []:
+        if isinstance(package, dict) and package.get("tracking_url"):
+            return str(package["tracking_url"])
+    return ""
+
+
+def _label_date(packages: Any) -> str:
+    for package in packages if isinstance(packages, list) else []:
+        if isinstance(package, dict) and package.get("label_created_date"):
+            return str(package["label_created_date"])
+    return ""

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from shipsync import ConfigSchema, SandboxSpec, SinkSpec, WebhookSpec, hookimpl, lazy
+from shipsync import (
+    ConfigSchema,
+    DiagnosticSpec,
+    SandboxSpec,
+    SinkSpec,
+    WebhookSpec,
+    hookimpl,
+    lazy,
+)
 
-from . import settings
+from . import diagnostics, settings
 from .sink import StarshipitSink
+from .variants import VARIANTS
 
 
 @hookimpl
@@ -32,6 +41,7 @@ def shipsync_sandboxes() -> list[SandboxSpec]:
             "Starshipit API emulator: orders, import, labels (AusPost, StarTrack, Pickup In "
             "Store), shipped readback and tracking, with 2 requests/s per subscription key."
         ),
+        variants=VARIANTS,
     )]
 
 
@@ -41,3 +51,8 @@ def shipsync_webhooks() -> list[WebhookSpec]:
         name="starshipit", factory=lazy("shipsync_starshipit.webhooks:StarshipitWebhooks"),
         description="The account's tracking webhook (X-Starshipit-Signature); set in "
                     "Starshipit's settings.")]
+
+
+@hookimpl
+def shipsync_diagnostics() -> list[DiagnosticSpec]:
+    return list(diagnostics.DIAGNOSTICS)

@@ -14,6 +14,7 @@ DEFAULTS: dict[str, Any] = {
     "base_url": "https://api.starshipit.com",
     "rate_limit": 2,
     "writeback_overlap_minutes": 10,
+    "page_size": 250,
 }
 
 

@@ -1,4 +1,12 @@
-"""The Starshipit sink: creates, updates and deletes orders; reads shipped ones.
+"""The Starshipit sink: creates, updates and deletes orders; reads printed and shipped ones.
+
+Printed labels are read from two lists, because the API's documentation does not
+say which shows a label when (``variants``): ``GET /api/orders/shipments?status=
+recently_printed`` (every printed label, each with every parcel's tracking number)
+and ``GET /api/orders/shipped`` (flat rows, perhaps only once manifested, with the
+carrier's code and tracking link). A label in both becomes one record with both's
+facts; one ``/shipped`` shows alone (a flat row) is ``complete: false``, and the
+engine reads the order for every parcel before writing it back.
 
 Starshipit does not document what it does with an order number it already has
 (it may refuse it, or create a second order). A refused number is looked up and
@@ -16,11 +24,14 @@ from typing import Any, Iterator
 
 from shipsync import records
 from shipsync.contracts import (
+    Assumptions,
     CanonicalOrder,
     Context,
     CreateResult,
     DeleteOutcome,
     Destination,
+    Finding,
+    MemoryAssumptions,
     ShipmentRecord,
     SinkCapabilities,
     SinkOrder,
@@ -30,7 +41,8 @@ from shipsync.contracts import (
 from shipsync.http import ApiError, InDoubtError, TransportError
 
 from . import mapping
-from .client import IMPORT_LIMIT, StarshipitClient, envelope_errors
+from .assumptions import ASSUMPTIONS, DATES_UTC, LISTS_AT_PRINT, ROWS_FLAT
+from .client import IMPORT_LIMIT, StarshipitClient, envelope_errors, has_offset
 from .settings import sink_settings
 
 __all__ = ["CreateResult", "StarshipitSink"]
@@ -47,9 +59,12 @@ class StarshipitSink:
         settings = sink_settings(section)
         self.settings = settings
         options = context.http_options if context is not None else {}
+        self.assumptions: Assumptions = (context.assumptions if context is not None
+                                         else MemoryAssumptions())
         self.client = StarshipitClient(
             settings["base_url"], settings["api_key"], settings["subscription_key"],
-            rate_limit=float(settings["rate_limit"]), **options)
+            rate_limit=float(settings["rate_limit"]), page_size=int(settings["page_size"]),
+            **options)
         self.capabilities = SinkCapabilities(
             batch_size=IMPORT_LIMIT, pickup_carrier=mapping.PICKUP_CARRIER,
             writeback_overlap=timedelta(minutes=int(settings["writeback_overlap_minutes"])))
@@ -159,16 +174,84 @@ class StarshipitSink:
 
     # -- writeback ------------------------------------------------------------
     def shipped_since(self, since: datetime) -> Iterator[list[ShipmentRecord]]:
-        """Printed orders updated since ``since``, as shipment records, a page at a time."""
+        """Labels printed, and shipped orders changed, since ``since``, a page at a time."""
+        labels: dict[str, ShipmentRecord] = {}
+        if not self.shipped_list_is_enough():
+            for rows in self.client.shipments(since):
+                for row in rows:
+                    record = mapping.shipments_row_record(row)
+                    labels[record["sink_order_id"]] = record
+        seen = _Seen()
         for rows in self.client.shipped(since):
-            yield [mapping.shipment_record(row) for row in rows]
+            page = []
+            for row in rows:
+                seen.row(row)
+                record = mapping.shipment_record(row)
+                label = labels.pop(record["sink_order_id"], None)
+                page.append(mapping.merged_record(record, label) if label else record)
+            if page:
+                yield page
+        self._record(seen)
+        # Printed labels /shipped does not list (yet): it may wait for the manifest.
+        rest = list(labels.values())
+        for start in range(0, len(rest), self.client.page_size):
+            yield rest[start:start + self.client.page_size]
+
+    def shipped_list_is_enough(self) -> bool:
+        """``/shipped`` alone shows every printed label with every parcel: only once both
+        are confirmed (``shipsync doctor``) is the list of printed labels left unread."""
+        return (self.assumptions.status(LISTS_AT_PRINT) == "confirmed"
+                and self.assumptions.status(ROWS_FLAT) == "contradicted")
+
+    def _record(self, seen: _Seen) -> None:
+        """What this read showed of the rows and their times, for the next runs."""
+        if seen.flat:
+            self.assumptions.record(Finding(
+                ROWS_FLAT, "confirmed", ASSUMPTIONS[ROWS_FLAT],
+                observed=f"order {seen.flat}: a row without packages",
+                instead="every parcel's number comes from GET /api/orders/shipments or the "
+                        "order itself"))
+        elif seen.packages:
+            self.assumptions.record(Finding(
+                ROWS_FLAT, "contradicted", ASSUMPTIONS[ROWS_FLAT],
+                observed=f"order {seen.packages}: a row with packages",
+                instead="every parcel's number is taken from the row's packages"))
+        if seen.naive:
+            self.assumptions.record(Finding(
+                DATES_UTC, "contradicted", ASSUMPTIONS[DATES_UTC],
+                observed=f"a time without an offset: {seen.naive}",
+                instead="times without an offset are read as the earliest instant they can "
+                        "be (UTC+14): rows are read again, never missed"))
+        elif seen.zoned:
+            self.assumptions.record(Finding(DATES_UTC, "confirmed", ASSUMPTIONS[DATES_UTC],
+                                            observed=f"a time with its offset: {seen.zoned}"))
 
     def shipment(self, order_number: str) -> ShipmentRecord | None:
         """The order's shipment if its label is printed (every parcel's tracking number)."""
         found = self.client.find_order(order_number)
         if found is None or not self.is_printed(found):
             return None
-        return mapping.shipment_record(found)
+        return mapping.shipment_record(found, complete=True)
+
+
+class _Seen:
+    """What the rows of one read of ``/shipped`` showed: one example of each."""
+
+    def __init__(self) -> None:
+        self.flat = self.packages = self.naive = self.zoned = ""
+
+    def row(self, row: dict[str, Any]) -> None:
+        label = str(row.get("order_number") or row.get("order_id"))
+        if isinstance(row.get("packages"), list):
+            self.packages = self.packages or label
+        else:
+            self.flat = self.flat or label
+        stamp = row.get("shipped_date")
+        if stamp:
+            if has_offset(stamp):
+                self.zoned = self.zoned or str(stamp)
+            else:
+                self.naive = self.naive or str(stamp)
 
 
 def _error_for(order_number: str, errors: list[Any]) -> str:

@@ -15,6 +15,12 @@ show (see ``shared/reference/bigcommerce-api.md``):
 - a per-store fixed-window rate limit with the ``X-Rate-Limit-*`` headers;
 - v2 errors are JSON arrays, v3 errors objects.
 
+Where the specs are silent it offers every plausible behaviour as a variant
+(``shipsync_bigcommerce.variants``: the most likely one by default): a shipping
+consignment's ``id`` of its own (its lines name the ``order_address_id``) or its
+address's; an order shown in another currency (``currency_code``) than the one it
+is paid in (``default_currency_code``), or the same.
+
 Tests set up state through the Python API (``add_store``, ``add_order``,
 ``update_order``, ``set_customs``, ``now``) and then drive shipsync over HTTP.
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from shipsync.sandbox import Emulator, Request, Response
 
+from ..variants import choose
 from .building import _build_order
 from .catalog import WEIGHT_UNITS, generate_customs
 from .changes import _apply_changes
@@ -61,8 +62,11 @@ class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRou
 
     name = "bigcommerce"
 
-    def __init__(self, *, fault_seed: int = 0) -> None:
+    def __init__(self, *, fault_seed: int = 0,
+                 variants: Mapping[str, str] | None = None) -> None:
         super().__init__(fault_seed=fault_seed)
+        #: How the API behaves where its documentation is silent, for every store.
+        self.variants = choose(variants)
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.stores: dict[str, SandboxStore] = {}
         self.fault_reset_ms: int | None = None
@@ -97,6 +101,7 @@ class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRou
                 store_hash=store_hash, access_token=access_token, name=name,
                 weight_units=weight_units, currency=currency, limiter=limiter,
                 store_id=int(hashlib.sha256(store_hash.encode()).hexdigest()[:9], 16),
+                variants=dict(self.variants),
             )
             handle = SandboxStore(alias or store_hash, store_hash, access_token)
             self.stores[handle.name] = handle
@@ -266,7 +271,8 @@ class BigCommerceEmulator(OrderRoutes, OrderPartRoutes, ShipmentRoutes, StoreRou
 
     @staticmethod
     def _gateway_view(state: _Store, **options: Any) -> _View:
-        return _View(base=f"{GATEWAY}/stores/{state.store_hash}/v2", **options)
+        return _View(base=f"{GATEWAY}/stores/{state.store_hash}/v2",
+                     consignment_ids=state.variants.get("consignment_ids", "address"), **options)
 
     def _python_view(self, state: _Store, order: _Order) -> dict[str, Any]:
         view = self._gateway_view(state, consignments="object", line_items=True, line_cap=None)

@@ -8,7 +8,7 @@ configured store's sandbox hash.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .emulator import BigCommerceEmulator
@@ -35,11 +35,16 @@ def create_sandbox(
     stores: Sequence[str] | str = ("main",),
     rate_limit: tuple[int, float] | None = (150, 30.0),
     weight_units: str = "KGS",
+    variants: Mapping[str, str] | None = None,
     **_: Any,
 ) -> BigCommerceEmulator:
-    """An emulator with one seeded store per name; store hashes derive from the names."""
+    """An emulator with one seeded store per name; store hashes derive from the names.
+
+    ``variants`` chooses how the API behaves where its documentation is silent
+    (``shipsync_bigcommerce.variants.VARIANTS``; unnamed ones take the most likely value).
+    """
     names = [s.strip() for s in stores.split(",")] if isinstance(stores, str) else list(stores)
-    emulator = BigCommerceEmulator(fault_seed=int(seed))
+    emulator = BigCommerceEmulator(fault_seed=int(seed), variants=variants)
     for name in names:
         handle = emulator.add_store(store_hash_for(name), f"sandbox-token-{name}",
                                     name=f"Sandbox Store ({name})", weight_units=weight_units,

@@ -13,7 +13,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .formats import _Q4, _ZERO, _money, format_rfc2822
-from .state import ADDRESS_FIELDS, ORDER_STATUSES, _Address, _Line, _Order, _Shipment, _Store, _View
+from .state import (
+    ADDRESS_FIELDS,
+    ORDER_STATUSES,
+    _Address,
+    _Line,
+    _Order,
+    _Shipment,
+    _Store,
+    _View,
+    consignment_id,
+)
 
 _PROVIDER_NAMES = {"": "", "auspost": "Australia Post", "canadapost": "Canada Post",
                    "endicia": "Endicia", "usps": "USPS", "fedex": "FedEx", "ups": "UPS",
@@ -80,11 +90,7 @@ def _order_json(store: _Store, order: _Order, view: _View) -> dict[str, Any]:
         "ip_address_v6": "",
         "geoip_country": order.billing.country,
         "geoip_country_iso2": order.billing.country_iso2,
-        "currency_id": 1,
-        "currency_code": order.currency_code,
-        "currency_exchange_rate": "1.0000000000",
-        "default_currency_id": 1,
-        "default_currency_code": order.currency_code,
+        **_currencies(store, order),
         "store_default_currency_code": store.currency,
         "store_default_to_transactional_exchange_rate": "1.0000000000",
         "staff_notes": order.staff_notes,
@@ -142,6 +148,24 @@ def _corrupt(body: Any, path: tuple[Any, ...], value: Any) -> None:
                 node.pop(path[-1], None)
         else:
             node[path[-1]] = value
+
+
+def _currencies(store: _Store, order: _Order) -> dict[str, Any]:
+    """The order's currency fields: the amounts are in the transactional currency
+    (``default_currency_code``); in the ``display-differs`` variant the shopper browsed in
+    another one (``currency_code``), as on a multi-currency storefront."""
+    display = order.currency_code
+    rate = "1.0000000000"
+    if store.variants.get("currencies") == "display-differs":
+        display = "USD" if order.currency_code != "USD" else "EUR"
+        rate = "0.6500000000"
+    return {
+        "currency_id": 1 if display == order.currency_code else 2,
+        "currency_code": display,
+        "currency_exchange_rate": rate,
+        "default_currency_id": 1,
+        "default_currency_code": order.currency_code,
+    }
 
 
 def _line_json(order: _Order, line: _Line) -> dict[str, Any]:
@@ -251,7 +275,7 @@ def _consignments_json(order: _Order, view: _View) -> dict[str, Any]:
         cost_ex = _ex_tax(order, address.cost_inc_tax)
         # The spec types consignment costs as numbers, unlike the address endpoint's strings.
         entry: dict[str, Any] = {
-            "id": address.id,
+            "id": consignment_id(address.id, view),
             **_address_fields(address),
             "form_fields": [],
             "shipping_method": address.shipping_method,

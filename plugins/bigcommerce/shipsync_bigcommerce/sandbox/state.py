@@ -198,6 +198,8 @@ class _Store:
     orders: dict[int, _Order] = field(default_factory=dict)
     customs: dict[int, dict[str, Any]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    #: How the API behaves where its documentation is silent (``shipsync_bigcommerce.variants``).
+    variants: dict[str, str] = field(default_factory=dict)
 
     def next_id(self, kind: str, start: int = 1) -> int:
         value = self.counters.get(kind, start)
@@ -219,3 +221,16 @@ class _View:
     line_items: bool = False
     fees: bool = False
     line_cap: int | None = CONSIGNMENT_LINE_CAP
+    #: ``own``: a shipping consignment has an id of its own, not its address's
+    #: (the ``consignment_ids`` variant); ``address``: the address's id.
+    consignment_ids: str = "address"
+
+
+#: In the ``own`` consignment ids variant, a shipping consignment's id is its address's
+#: id plus this: never the ``order_address_id`` a shipment must name.
+CONSIGNMENT_ID_OFFSET = 1000
+
+
+def consignment_id(address_id: int, view: _View) -> int:
+    """The id a shipping consignment shows for the address ``address_id``."""
+    return address_id + CONSIGNMENT_ID_OFFSET if view.consignment_ids == "own" else address_id

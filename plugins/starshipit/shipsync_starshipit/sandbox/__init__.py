@@ -2,19 +2,37 @@
 
 It imitates what shipsync uses (fact sheet: /work/shared/reference/starshipit-api.md):
 creating and importing orders, looking them up, updating and deleting them,
-listing unshipped and shipped orders, printing labels and tracking. Request
-bodies are checked against the plugin's ``schemas/*.json``, the same schemas the
-contract tests hold the emulator's answers to.
+listing unshipped and shipped orders and printed labels, printing labels,
+manifests and tracking. Request bodies are checked against the plugin's
+``schemas/*.json``, the same schemas the contract tests hold the emulator's
+answers to.
 
-Choices where the fact sheet is silent (⚠ in the sheet):
+Where the fact sheet is silent the emulator offers every plausible behaviour as
+a variant (``shipsync_starshipit.variants``: the most likely one by default;
+``create_sandbox(variants=...)``, ``shipsync sandbox --variant starshipit.NAME=VALUE``):
+
+- ``shipped_rows``: a ``/api/orders/shipped`` row is flat (one tracking number)
+  or carries every parcel in ``packages``;
+- ``shipped_listing``: ``/api/orders/shipped`` lists a printed order once it is
+  manifested, or from label print; ``/api/orders/shipments?status=
+  recently_printed|unmanifested`` lists printed labels with every parcel either way;
+- ``dates``: times in the account's local time (Australia/Sydney) without an
+  offset, the ``since_*`` filters read as wall times (an offset sent is ignored),
+  or UTC with a ``Z``; either way with 7 fractional digits;
+- ``pages``: lists newest first or oldest first, and in the ``-moving`` variants
+  the oldest listed printed order gets a courier's update before each page after
+  the first is answered (it moves to the newest end);
+- ``not_found``: a lookup that finds nothing (GET/PUT ``/api/orders``, delete,
+  shipment, track) answers ``404`` or ``200``, with ``success: false`` either way;
+- ``order_includes``: ``GET /api/orders`` by id or number has ``items`` and
+  ``packages`` only with ``include=Items``/``include=Packages``, or always.
+
+Choices where the fact sheet is silent and that are not variants:
 
 - **HTTP status of business errors.** Validation failures and refused actions
   (duplicate order number, editing or deleting a printed order, printing twice
   without ``reprint``, ``limit`` above 250, more than 50 orders in an import)
   answer **400** with ``{"success": false, "errors": [{message, details}]}``.
-  Lookups that find nothing (GET/PUT ``/api/orders``, delete, shipment, track)
-  answer **200** with ``success: false``, so a client must read the body on
-  2xx as well as 4xx.
 - **Gateway errors** (missing or wrong keys, unknown path, rate limit, injected
   5xx) use the API Management shape ``{"statusCode", "message"}``, not the
   envelope. An unknown path answers 404 before any key is checked, as APIM
@@ -32,27 +50,24 @@ Choices where the fact sheet is silent (⚠ in the sheet):
   whose ``details`` start with its order number, the answer is 200 with the
   created orders in ``orders``, and ``success`` is false if any was refused.
 - **Status rules.** ``Unshipped``/``Saved`` are unshipped; ``Printed`` and
-  ``Delivered`` are shipped and listed by ``/orders/shipped``. PUT can move an
-  unshipped order between Unshipped and Saved and a printed order forward to
-  Delivered; it cannot print (that is ``POST /api/orders/shipment``) or go back.
+  ``Delivered`` are shipped. PUT can move an unshipped order between Unshipped
+  and Saved and a printed order forward to Delivered; it cannot print (that is
+  ``POST /api/orders/shipment``) or go back. A manifest (``POST
+  /api/orders/manifest``) takes printed orders only.
 - **Carrier rules** when neither the print request nor the order names one:
   a shipping method or description containing "pickup" or "click & collect"
   gives ``PickupInStore``, "express" gives ``StarTrack``, anything else ``AusPost``.
 - **PickupInStore** labels get tracking numbers but no tracking URL, and their
   tracking status is ``PickupInStore``.
-- **Timestamps** carry 7 fractional digits; ``last_updated``, ``shipped_date``
-  and ``shipment_date`` end in Z, while the generated ``order_date`` and the
-  track endpoint's ``last_updated_date`` and event times have no offset, as the
-  fact sheet saw in real answers.
-- **Paging.** Rows are ordered by last update then order id, so pages are
-  stable; ``since_last_updated`` is inclusive and defaults to 24 hours ago;
-  ``total_pages`` is 0 when nothing matches.
+- **Paging.** ``since_last_updated`` (``since_created_date`` for printed labels)
+  is inclusive and defaults to 24 hours ago; ``total_pages`` is 0 when nothing
+  matches.
 
 Where each part lives:
 
 - ``emulator``: ``StarshipitEmulator``, its Python API and the route table;
 - ``routes/``: the request handlers, one module per resource (``orders``,
-  ``order_import``, ``listings``, ``labels``, ``tracking``), on top of
+  ``order_import``, ``listings``, ``labels``, ``manifests``, ``tracking``), on top of
   ``records`` (creating, finding and updating order records);
 - ``gateway``: API Management's keys, rate limit and error shape;
   ``envelope``: the API's success and refusal answers and the schema checks;

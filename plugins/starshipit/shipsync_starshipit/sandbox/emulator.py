@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shipsync.sandbox import FixedWindowLimiter, HTTPError, Request, Response
 
+from ..variants import ACCOUNT_ZONE, choose
 from .envelope import StarshipitRefusal, _describe, _refusal_text, schema_errors
 from .gateway import Gateway
 from .rendering import shipped_row
 from .routes.labels import LabelRoutes, _total_weight
 from .routes.listings import ListingRoutes
+from .routes.manifests import ManifestRoutes
 from .routes.order_import import ImportRoutes
 from .routes.orders import OrderRoutes
 from .routes.tracking import TrackingRoutes
@@ -29,7 +32,7 @@ from .webhooks import TrackingWebhooks
 
 
 class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, TrackingRoutes,
-                         Gateway):
+                         ManifestRoutes, Gateway):
     """Starshipit accounts with their orders, behind the API's HTTP interface.
 
     ``rate_limit`` is (requests, seconds) per subscription key, None for no limit.
@@ -37,6 +40,8 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
     that stamps ``last_updated`` and the default 24-hour listing window.
     ``duplicate_numbers`` is "refuse" (a repeated order number is refused, in the
     words of ``duplicate_refusal`` if given) or "accept" (a second order is created).
+    ``variants`` chooses how the API behaves where its documentation is silent
+    (``shipsync_starshipit.variants``; the most likely behaviour by default).
     """
 
     name = "starshipit"
@@ -49,6 +54,7 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
         now: Callable[[], datetime] | None = None,
         duplicate_numbers: str = "refuse",
         duplicate_refusal: str | None = None,
+        variants: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(fault_seed=fault_seed)
         if duplicate_numbers not in ("refuse", "accept"):
@@ -57,6 +63,8 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
             )
         self.duplicate_numbers = duplicate_numbers
         self.duplicate_refusal = duplicate_refusal
+        self.variants = choose(variants)
+        self.zone: tzinfo | None = _account_zone() if self.variants["dates"] == "local" else None
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.rate_limit = rate_limit
         self._limiter = FixedWindowLimiter(*rate_limit) if rate_limit else None
@@ -73,7 +81,9 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
             ("DELETE", "/api/orders/delete", self._delete),
             ("GET", "/api/orders/unshipped", self._list_unshipped),
             ("GET", "/api/orders/shipped", self._list_shipped),
+            ("GET", "/api/orders/shipments", self._list_shipments),
             ("POST", "/api/orders/shipment", self._shipment),
+            ("POST", "/api/orders/manifest", self._manifest),
             ("GET", "/api/track", self._track),
         ):
             self.router.add(method, pattern, handler)
@@ -121,11 +131,13 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
         return [o for o in self.orders(api_key) if o["status"] in UNSHIPPED_STATUSES]
 
     def shipped(self, api_key: str) -> list[dict[str, Any]]:
-        """ShippedOrder rows of printed orders, regardless of when they changed, by order id."""
+        """ShippedOrder rows of printed orders, regardless of when they changed or whether
+        ``/api/orders/shipped`` lists them yet (the listing variant), by order id."""
         with self.lock:
             account = self._python_account(api_key)
             return [
-                shipped_row(account.orders[i])
+                shipped_row(account.orders[i], self.variants["shipped_rows"] == "packages",
+                            self.zone)
                 for i in sorted(account.orders)
                 if account.orders[i].order["status"] in SHIPPED_STATUSES
             ]
@@ -142,6 +154,16 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
                                         "orders can be deleted")
             del account.orders[order_id]
             del account.order_ids[order_number]
+
+    def manifest(self, api_key: str, order_numbers: Sequence[str]) -> dict[str, Any]:
+        """Manifest printed orders as ``POST /api/orders/manifest`` would; returns its answer."""
+        with self.lock:
+            account = self._python_account(api_key)
+            try:
+                records = [self._find(account, order_number=n) for n in order_numbers]
+                return self._manifest_records(account, records)
+            except HTTPError as exc:
+                raise StarshipitRefusal(_refusal_text(exc)) from None
 
     def print_label(
         self, api_key: str, order_number: str, carrier: str | None = None, packages: int = 1
@@ -172,6 +194,26 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
         """Stop sending webhooks (the server calls it when it stops)."""
         self.tracking.close()
 
+    def delete_order(self, api_key: str, order_number: str) -> None:
+        """The merchant deletes an unshipped order by hand (``DELETE /api/orders/delete``)."""
+        with self.lock:
+            account = self._python_account(api_key)
+            try:
+                record = self._find(account, order_number=order_number)
+            except HTTPError as exc:
+                raise StarshipitRefusal(_refusal_text(exc)) from None
+            if record.order["status"] in SHIPPED_STATUSES:
+                raise StarshipitRefusal(f"Order {order_number} is {record.order['status']}; "
+                                        "only unshipped orders can be deleted.")
+            del account.orders[record.order["order_id"]]
+            del account.order_ids[order_number]
+
+    def touch(self, api_key: str, order_number: str) -> None:
+        """Record a tracking update from the courier: the order's ``last_updated`` moves."""
+        with self.lock:
+            account = self._python_account(api_key)
+            self._tracking_update(self._find(account, order_number=order_number))
+
     # -- Emulator hooks (the gateway's are in gateway.Gateway) ------------------
     def admin(self, action: str, request: Request) -> Response | None:
         if action == "orders" and request.method == "GET":
@@ -200,3 +242,10 @@ class StarshipitEmulator(OrderRoutes, ImportRoutes, ListingRoutes, LabelRoutes, 
                               "scheme": self.tracking.scheme,
                               "urls": {k: url for k, (url, _) in self.tracking.endpoints.items()},
                               "deliveries": list(self.tracking.deliveries)})
+
+
+def _account_zone() -> tzinfo:
+    try:
+        return ZoneInfo(ACCOUNT_ZONE)
+    except ZoneInfoNotFoundError:  # no time zone database (install tzdata): standard time
+        return timezone(timedelta(hours=10), "AEST")

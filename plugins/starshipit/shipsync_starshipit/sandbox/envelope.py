@@ -56,7 +56,8 @@ def _refusal(status: int, message: str, details: str | Sequence[str]) -> HTTPErr
 
 
 def _missing(details: str) -> HTTPError:
-    # Lookups that find nothing answer 200 + success false (see the module docstring).
+    # Lookups that find nothing answer 200 + success false, or 404 in the ``not_found``
+    # variant (the gateway changes the status: see gateway.Gateway.dispatch).
     return _refusal(200, "Not found", details)
 
 

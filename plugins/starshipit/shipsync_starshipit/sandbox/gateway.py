@@ -32,6 +32,7 @@ class Gateway(Emulator):
     """
 
     rate_limit: tuple[int, float] | None
+    variants: dict[str, str]
     _limiter: FixedWindowLimiter | None
     _accounts: dict[str, _Account]
 
@@ -87,6 +88,8 @@ class Gateway(Emulator):
             response = self.not_found(request)
         elif fault in ("500", "502", "503"):
             response = _gateway(response.status, _SERVER_ERRORS[response.status])
+        elif _not_found(response) and self.variants["not_found"] == "404":
+            response.status = 404  # the envelope, with the status a REST API would use
         return response, route, fault
 
     def _too_many(self, seconds: int) -> Response:
@@ -101,3 +104,12 @@ class Gateway(Emulator):
             return self.router.match(request.method, request.path) is not None
         except HTTPError:
             return False
+
+
+def _not_found(response: Response) -> bool:
+    """A lookup that found nothing: ``{success: false, errors: [{message: "Not found"}]}``."""
+    body = response.body
+    if response.status != 200 or not isinstance(body, dict) or body.get("success") is not False:
+        return False
+    errors = body.get("errors") or []
+    return bool(errors) and isinstance(errors[0], dict) and errors[0].get("message") == "Not found"

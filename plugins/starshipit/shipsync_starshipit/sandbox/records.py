@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from shipsync.sandbox import Request
@@ -48,6 +48,8 @@ class OrderRecords:
     duplicate_numbers: str
     #: The refusal's words ({number}, {order_id}), when refused; None for the default.
     duplicate_refusal: str | None
+    zone: tzinfo | None
+    variants: dict[str, str]
     _accounts: dict[str, _Account]
     _order_ids: itertools.count[int]
     _item_ids: itertools.count[int]
@@ -56,6 +58,10 @@ class OrderRecords:
     def _now(self) -> datetime:
         moment = self.now()
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    def _stamp(self, moment: datetime) -> str:
+        """A timestamp as this account writes it: UTC with Z, or local without an offset."""
+        return ticks(moment, zone=self.zone)
 
     def _account_of(self, request: Request) -> _Account:
         # before_request has checked the key, so it names an account.
@@ -135,7 +141,7 @@ class OrderRecords:
         code = body.get("carrier_service_code")
         return {
             "order_id": order_id,
-            "order_date": body.get("order_date") or ticks(now, zulu=False),
+            "order_date": body.get("order_date") or ticks(now, zulu=False, zone=self.zone),
             "order_number": body["order_number"],
             "reference": body.get("reference"),
             "carrier": carrier,
@@ -152,7 +158,8 @@ class OrderRecords:
             "items": items,
             "packages": [self._new_package(p) for p in body.get("packages", [])],
             "metadatas": copy.deepcopy(body.get("metadatas", [])),
-            "events": [_event(now, "Order", "Created", "Order created through the API")],
+            "events": [_event(now, "Order", "Created", "Order created through the API",
+                              self.zone)],
             "declared_value": body.get(
                 "declared_value",
                 round(sum((i["value"] or 0) * (i["quantity"] or 1) for i in items), 2),
@@ -164,7 +171,7 @@ class OrderRecords:
             "type": "Return" if body.get("return_order") else "Outgoing",
             "platform": "API",
             "status": "Unshipped",
-            "last_updated": ticks(now),
+            "last_updated": self._stamp(now),
         }
 
     def _new_item(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -208,8 +215,14 @@ class OrderRecords:
 
     def _touch(self, record: _Record, now: datetime, event: dict[str, Any]) -> None:
         record.last_updated = now
-        record.order["last_updated"] = ticks(now)
+        record.order["last_updated"] = self._stamp(now)
         record.order["events"].append(event)
+
+    def _tracking_update(self, record: _Record) -> None:
+        """A courier's scan reached the order: it changed (and moves in the lists)."""
+        now = self._now()
+        self._touch(record, now, _event(now, "Tracking", "InTransit",
+                                        "Tracking update from the courier", self.zone))
 
     def _apply_update(self, account: _Account, record: _Record, changes: dict[str, Any]) -> None:
         order = record.order
@@ -269,7 +282,8 @@ class OrderRecords:
             account.order_ids[new_number] = updated["order_id"]
         record.order = updated
         now = self._now()
-        self._touch(record, now, _event(now, "Order", "Updated", "Order updated through the API"))
+        self._touch(record, now, _event(now, "Order", "Updated", "Order updated through the API",
+                                        self.zone))
 
     def _merge_items(
         self, order: dict[str, Any], changes: list[dict[str, Any]]

@@ -6,6 +6,7 @@ through the ``shipsync_sandboxes`` hook, with ``merchant.play_merchant``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shipsync.sandbox import Emulator
@@ -22,19 +23,23 @@ def create_sandbox(
     rate_limit: tuple[int, float] | None = (2, 1.0),
     duplicate_numbers: str = "refuse",
     duplicate_refusal: str | None = None,
+    variants: Mapping[str, str] | None = None,
     **_: Any,
 ) -> StarshipitEmulator:
     """An emulator with one empty account: orders arrive from shipsync's own sync.
 
     ``duplicate_numbers="accept"``: a repeated order number creates a second order
     (Starshipit does not document what it does); ``duplicate_refusal``: other words
-    for the refusal (``{number}``, ``{order_id}``).
+    for the refusal (``{number}``, ``{order_id}``). ``variants`` chooses how the API
+    behaves where its documentation is silent (``shipsync_starshipit.variants.VARIANTS``;
+    unnamed ones take the most likely value).
     """
     emulator = StarshipitEmulator(
         rate_limit=rate_limit,
         fault_seed=seed,
         duplicate_numbers=duplicate_numbers,
         duplicate_refusal=duplicate_refusal,
+        variants=variants,
     )
     emulator.add_account(SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY)
     return emulator

@@ -1,25 +1,29 @@
 """Views of a record: timestamps, events, label answers, shipped rows, tracking results.
 
-Timestamps carry 7 fractional digits (``ticks``); a printed label is a tiny
-but well-formed one-page PDF (``fake_label_pdf``).
+Timestamps carry 7 fractional digits (``ticks``): UTC with a ``Z``, or (the
+``local`` dates variant) the account's wall time without any offset; a printed
+label is a tiny but well-formed one-page PDF (``fake_label_pdf``). A shipped row
+is flat (one tracking number) or, in the ``packages`` variant, carries every parcel.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from .state import _Record
 
 
-def ticks(moment: datetime, zulu: bool = True) -> str:
-    """ISO-8601 UTC with 7 fractional digits, like .NET's DateTime."""
-    utc = moment.astimezone(UTC)
+def ticks(moment: datetime, zulu: bool = True, zone: tzinfo | None = None) -> str:
+    """ISO-8601 with 7 fractional digits, like .NET's DateTime: UTC (with ``Z`` unless
+    ``zulu`` is False), or the wall time in ``zone`` with no offset at all."""
+    wall = moment.astimezone(zone or UTC)
     # The 7th digit is derived, not random, so the same instant prints the same text.
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S") + f".{utc.microsecond:06d}{utc.microsecond % 10}"
-    return text + "Z" if zulu else text
+    text = (wall.strftime("%Y-%m-%dT%H:%M:%S")
+            + f".{wall.microsecond:06d}{wall.microsecond % 10}")
+    return text + "Z" if zulu and zone is None else text
 
 
 def fake_label_pdf(lines: Sequence[str]) -> bytes:
@@ -51,9 +55,10 @@ def fake_label_pdf(lines: Sequence[str]) -> bytes:
     return bytes(out)
 
 
-def _event(now: datetime, category: str, name: str, description: str) -> dict[str, Any]:
+def _event(now: datetime, category: str, name: str, description: str,
+           zone: tzinfo | None = None) -> dict[str, Any]:
     return {
-        "time": ticks(now),
+        "time": ticks(now, zone=zone),
         "category": category,
         "name": name,
         "method": "API",
@@ -83,16 +88,17 @@ def _label_answer(record: _Record) -> dict[str, Any]:
     }
 
 
-def shipped_row(record: _Record) -> dict[str, Any]:
-    """The flat ShippedOrder row of /api/orders/shipped, plus every parcel in ``packages``."""
+def shipped_row(record: _Record, packages: bool = True,
+                zone: tzinfo | None = None) -> dict[str, Any]:
+    """The flat ShippedOrder row of /api/orders/shipped; with ``packages``, every parcel too."""
     order = record.order
     first = order["packages"][0] if order["packages"] else {}
     destination = order["destination"] or {}
     short, full = _tracking_status(order)
-    return {
+    row = {
         "order_id": order["order_id"],
         "order_date": order["order_date"],
-        "shipped_date": ticks(record.shipped_at) if record.shipped_at else None,
+        "shipped_date": ticks(record.shipped_at, zone=zone) if record.shipped_at else None,
         "order_number": order["order_number"],
         "reference": order["reference"],
         "integration_source_name": order["platform"],
@@ -112,11 +118,31 @@ def shipped_row(record: _Record) -> dict[str, Any]:
         "manifest_sent": order["manifested"],
         "writeback_status": None,
         "writeback_details": None,
-        "packages": copy.deepcopy(order["packages"]),
+    }
+    if packages:
+        row["packages"] = copy.deepcopy(order["packages"])
+    return row
+
+
+def shipment_row(record: _Record, zone: tzinfo | None = None) -> dict[str, Any]:
+    """One row of ``GET /api/orders/shipments``: a printed label and every parcel's number."""
+    order = record.order
+    destination = order["destination"] or {}
+    return {
+        "order_id": order["order_id"],
+        "order_number": order["order_number"],
+        "date": ticks(record.shipped_at, zone=zone) if record.shipped_at else None,
+        "name": destination.get("name"),
+        "carrier_name": order["carrier_name"],
+        "carrier_service_code": order["carrier_service_code"],
+        "tracking_numbers": [p["tracking_number"] for p in order["packages"]
+                             if p["tracking_number"]],
+        "country": destination.get("country"),
     }
 
 
-def track_results(record: _Record, package: dict[str, Any] | None) -> dict[str, Any]:
+def track_results(record: _Record, package: dict[str, Any] | None,
+                  zone: tzinfo | None = None) -> dict[str, Any]:
     """The ``results`` of GET /api/track for one parcel (None: the order has no label yet)."""
     order = record.order
     if package is None or record.shipped_at is None:
@@ -129,13 +155,13 @@ def track_results(record: _Record, package: dict[str, Any] | None) -> dict[str, 
             "tracking_url": None,
             "shipment_date": None,
             "tracking_status": None,
-            "last_updated_date": ticks(record.last_updated, zulu=False),
+            "last_updated_date": ticks(record.last_updated, zulu=False, zone=zone),
             "tracking_events": [],
         }
     short, full = _tracking_status(order)
     events = [
         {
-            "event_datetime": ticks(record.shipped_at, zulu=False),
+            "event_datetime": ticks(record.shipped_at, zulu=False, zone=zone),
             "status": "Printed",
             "details": "Label printed",
         }
@@ -143,7 +169,7 @@ def track_results(record: _Record, package: dict[str, Any] | None) -> dict[str, 
     if short != "Printed":
         events.append(
             {
-                "event_datetime": ticks(record.last_updated, zulu=False),
+                "event_datetime": ticks(record.last_updated, zulu=False, zone=zone),
                 "status": short,
                 "details": full,
             }
@@ -155,8 +181,8 @@ def track_results(record: _Record, package: dict[str, Any] | None) -> dict[str, 
         "carrier_service": package["carrier_service_code"],
         "tracking_number": package["tracking_number"],
         "tracking_url": package["tracking_url"],
-        "shipment_date": ticks(record.shipped_at),
+        "shipment_date": ticks(record.shipped_at, zone=zone),
         "tracking_status": short,
-        "last_updated_date": ticks(record.last_updated, zulu=False),
+        "last_updated_date": ticks(record.last_updated, zulu=False, zone=zone),
         "tracking_events": events,
     }

@@ -51,7 +51,8 @@ class RouteBase:
         return _View(base=f"http://{host}/stores/{state.store_hash}/v2",
                      consignments=structure if wants else None,
                      line_items="consignments.line_items" in includes,
-                     fees="fees" in includes)
+                     fees="fees" in includes,
+                     consignment_ids=state.variants.get("consignment_ids", "address"))
 
 
 def _int_arg(request: Request, name: str, default: int | None = None,

@@ -47,5 +47,6 @@ class OrderPartRoutes(RouteBase):
         state = self._request_store(request)
         order = self._request_order(request, state)
         view = self._view(request, state)
-        view = _View(base=view.base, consignments="object", line_items=view.line_items)
+        view = _View(base=view.base, consignments="object", line_items=view.line_items,
+                     consignment_ids=view.consignment_ids)
         return Response(200, _consignments_json(order, view))

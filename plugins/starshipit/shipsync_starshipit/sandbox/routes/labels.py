@@ -23,7 +23,7 @@ from ..carriers import (
 )
 from ..envelope import _describe, _refusal, schema_errors
 from ..records import OrderRecords
-from ..rendering import _event, _label_answer, fake_label_pdf, ticks
+from ..rendering import _event, _label_answer, fake_label_pdf
 from ..state import SHIPPED_STATUSES, _Record
 from ..webhooks import TrackingWebhooks
 
@@ -99,7 +99,7 @@ class LabelRoutes(OrderRecords):
                     "tracking_number": number,
                     "tracking_url": tracking_url(chosen, number),
                     "delivery_status": "Printed",
-                    "label_created_date": ticks(now),
+                    "label_created_date": self._stamp(now),
                 }
             )
         order.update(
@@ -122,7 +122,8 @@ class LabelRoutes(OrderRecords):
         self._touch(
             record,
             now,
-            _event(now, "Label", "Printed", f"Label printed with {carrier_name(chosen)}"),
+            _event(now, "Label", "Printed", f"Label printed with {carrier_name(chosen)}",
+                   self.zone),
         )
         self.tracking.label_printed(self._accounts, order)
         return _label_answer(record)

@@ -1,4 +1,10 @@
-"""``/api/orders``: create (POST), get (GET), update (PUT), and ``/api/orders/delete``."""
+"""``/api/orders``: create (POST), get (GET), update (PUT), and ``/api/orders/delete``.
+
+A lookup (GET) answers the full order model; in the ``on-request`` includes
+variant its ``items`` and ``packages`` only when asked for with ``include``
+(``include=Items&include=Packages``, the key repeated; a comma-separated value
+is read too).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +34,14 @@ class OrderRoutes(OrderRecords):
             order_id=request.arg("order_id"),
             order_number=request.arg("order_number"),
         )
-        return _ok(order=copy.deepcopy(record.order))
+        order = copy.deepcopy(record.order)
+        if self.variants["order_includes"] == "on-request":
+            wanted = {part.strip().lower() for value in request.args("include")
+                      for part in value.split(",")}
+            for part in ("items", "packages"):
+                if part not in wanted:
+                    del order[part]
+        return _ok(order=order)
 
     def _update(self, request: Request) -> Response:
         body = request.json()

@@ -23,11 +23,11 @@ class TrackingRoutes(OrderRecords):
             for record in account.orders.values():
                 for package in record.order["packages"]:
                     if package["tracking_number"] == number:
-                        return _ok(results=track_results(record, package))
+                        return _ok(results=track_results(record, package, self.zone))
             raise _missing(f"No shipment with tracking_number {number!r} in this account")
         order_number = request.arg("order_number")
         if not order_number:
             raise _refusal(400, "Invalid parameter", "tracking_number or order_number is required")
         record = self._find(account, order_number=order_number)
         packages = [p for p in record.order["packages"] if p["tracking_number"]]
-        return _ok(results=track_results(record, packages[0] if packages else None))
+        return _ok(results=track_results(record, packages[0] if packages else None, self.zone))
